@@ -1,0 +1,1 @@
+"""Stateless transformations of the core model (integer index, NetworkX DAG)."""
