@@ -38,7 +38,11 @@ def swap_across_dependency(schedule: Schedule, rng: random.Random) -> Schedule:
     progs, starts = _lists(schedule)
     pairs = []
     for w, prog in enumerate(progs):
-        where = {(a.pipeline, a.stage, a.microbatch, a.kind): i for i, a in enumerate(prog) if isinstance(a, Op)}
+        where = {
+            (a.pipeline, a.stage, a.microbatch, a.kind): i
+            for i, a in enumerate(prog)
+            if isinstance(a, Op)
+        }
         for (p, s, m, k), i in where.items():
             if k is OpKind.F:
                 for bk in (OpKind.B, OpKind.I):

@@ -78,8 +78,8 @@ def check_completeness(index: IndexedSchedule) -> list[Violation]:
         if not has_f[slot]:
             missing.append(F)
         if has_b[slot] and (has_i[slot] or has_w[slot]):
-            split = [k for k, h in ((I, has_i[slot]), (W, has_w[slot])) if h]
-            ops = (Op(name, s, m, B), *(Op(name, s, m, k) for k in split))
+            split = [kd for kd, h in ((I, has_i[slot]), (W, has_w[slot])) if h]
+            ops = (Op(name, s, m, B), *(Op(name, s, m, kd) for kd in split))
             out.append((n_rows + slot, Violation(
                 ViolationKind.MIXED_BACKWARD,
                 f"micro-batch {m} of stage {s} ({name}) has both a full backward "
@@ -92,9 +92,9 @@ def check_completeness(index: IndexedSchedule) -> list[Violation]:
                 missing.append(I)
             elif not has_i[slot] and not has_w[slot]:
                 missing.append(B)
-        for k in missing:
-            op = Op(name, s, m, k)
-            what = {F: "F", B: "its backward (B, or I and W)", I: "I", W: "W"}[k]
+        for kind in missing:
+            op = Op(name, s, m, kind)
+            what = {F: "F", B: "its backward (B, or I and W)", I: "I", W: "W"}[kind]
             out.append((n_rows + slot, Violation(
                 ViolationKind.MISSING_OP,
                 f"{op} is missing: stage {s} of pipeline {name!r} must run {what} for "

@@ -142,7 +142,7 @@ class CostModel:
     @property
     def is_unit(self) -> bool:
         """True when every op takes one slot and messages are free (the paper's slots)."""
-        F, B, I, W, _ = self._row(-1)
+        F, B, _, _, _ = self._row(-1)
         return F == B == 1.0 and self.latency == 0 and not self.per_stage and not self.links
 
     # --------------------------------------------------------------- parsing

@@ -35,6 +35,21 @@ class ViolationKind(enum.Enum):
     MEMORY_CAP = "memory-cap"
     # claims of a spec
     CLAIM = "claim"
+    # communication (lowered programs with SEND/RECV and collectives)
+    COMM_DEADLOCK = "comm-deadlock"
+    FIFO_MISMATCH = "fifo-mismatch"
+    UNMATCHED_SEND = "unmatched-send"
+    UNMATCHED_RECV = "unmatched-recv"
+    RECV_WITHOUT_PRODUCER = "recv-without-producer"
+    COMPUTE_BEFORE_INPUT = "compute-before-input"
+    COLLECTIVE_MISMATCH = "collective-mismatch"
+    # conformance of a runtime trace to a schedule
+    NOT_EXECUTED = "not-executed"
+    UNSCHEDULED = "unscheduled"
+    ORDER_DIVERGENCE = "order-divergence"
+    DEPENDENCY_VIOLATED = "dependency-violated"
+    COMPUTE_OVERLAP = "compute-overlap"
+    MESSAGE_ORDER = "message-order"
 
 
 class Property(enum.Enum):
@@ -46,6 +61,8 @@ class Property(enum.Enum):
     CONFLICT_FREE = "conflict-free"
     MEMORY = "memory"
     CLAIMS = "claims"
+    COMMUNICATION = "communication"
+    CONFORMANCE = "conformance"
 
 
 PROPERTY_OF: dict[ViolationKind, Property] = {
@@ -62,6 +79,19 @@ PROPERTY_OF: dict[ViolationKind, Property] = {
     ViolationKind.TIMING_ORDER: Property.CONFLICT_FREE,
     ViolationKind.MEMORY_CAP: Property.MEMORY,
     ViolationKind.CLAIM: Property.CLAIMS,
+    ViolationKind.COMM_DEADLOCK: Property.COMMUNICATION,
+    ViolationKind.FIFO_MISMATCH: Property.COMMUNICATION,
+    ViolationKind.UNMATCHED_SEND: Property.COMMUNICATION,
+    ViolationKind.UNMATCHED_RECV: Property.COMMUNICATION,
+    ViolationKind.RECV_WITHOUT_PRODUCER: Property.COMMUNICATION,
+    ViolationKind.COMPUTE_BEFORE_INPUT: Property.COMMUNICATION,
+    ViolationKind.COLLECTIVE_MISMATCH: Property.COMMUNICATION,
+    ViolationKind.NOT_EXECUTED: Property.CONFORMANCE,
+    ViolationKind.UNSCHEDULED: Property.CONFORMANCE,
+    ViolationKind.ORDER_DIVERGENCE: Property.CONFORMANCE,
+    ViolationKind.DEPENDENCY_VIOLATED: Property.CONFORMANCE,
+    ViolationKind.COMPUTE_OVERLAP: Property.CONFORMANCE,
+    ViolationKind.MESSAGE_ORDER: Property.CONFORMANCE,
 }
 
 

@@ -212,6 +212,8 @@ class Schedule:
         return None
 
 
-def single_pipeline(name: str = DEFAULT_PIPELINE, *, placement: tuple[int, ...], microbatches: int) -> Pipeline:
+def single_pipeline(
+    name: str = DEFAULT_PIPELINE, *, placement: tuple[int, ...], microbatches: int
+) -> Pipeline:
     """Shorthand for the one pipeline of GPipe / 1F1B / interleaved schedules."""
     return Pipeline(name, placement, microbatches)

@@ -34,10 +34,7 @@ def _tags(schedule: Schedule) -> dict[str, str]:
 
 
 def _multi_stage(schedule: Schedule) -> bool:
-    for p in schedule.pipelines:
-        if len(set(p.placement)) != len(p.placement):
-            return True
-    return False
+    return any(len(set(p.placement)) != len(p.placement) for p in schedule.pipelines)
 
 
 def op_label(op: Op, tags: dict[str, str], with_stage: bool) -> str:
@@ -102,7 +99,7 @@ def render_timeline(
     if k is None or horizon * k > MAX_COLUMNS:
         return _listing(schedule, cells, word) + _tail(stuck_lines)
     ncol = round(horizon * k)
-    width = max(3, max(len(c[3]) for c in cells), len(str(ncol - 1)))
+    width = max(3, len(str(ncol - 1)), *(len(c[3]) for c in cells))
     grid = [["." for _ in range(ncol)] for _ in range(schedule.num_workers)]
     for w, t0, t1, label in cells:
         c0, c1 = round(t0 * k), max(round(t1 * k), round(t0 * k) + 1)
@@ -113,7 +110,7 @@ def render_timeline(
         for c in range(c0 + 1, min(c1, ncol)):
             if grid[w][c] == ".":
                 grid[w][c] = "-"
-    width = max(width, max(len(x) for row in grid for x in row))
+    width = max(width, *(len(x) for row in grid for x in row))
     head_word = word if k == 1 else f"{word}/{k}"
     lw = max(len(head_word), len(f"P{schedule.num_workers - 1}"))
     lines = [head_word.ljust(lw) + " " + " ".join(str(c).rjust(width) for c in range(ncol))]
@@ -136,6 +133,6 @@ def _tail(lines: list[str]) -> str:
 
 def _listing(schedule: Schedule, cells: list[tuple[int, float, float, str]], word: str) -> str:
     rows: list[list[str]] = [[] for _ in range(schedule.num_workers)]
-    for w, t0, t1, label in sorted(cells, key=lambda c: (c[0], c[1])):
+    for w, t0, _t1, label in sorted(cells, key=lambda c: (c[0], c[1])):
         rows[w].append(f"{label}@{t0:g}")
     return "\n".join(f"P{w}: " + " ".join(r) for w, r in enumerate(rows))
