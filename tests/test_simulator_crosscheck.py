@@ -11,15 +11,21 @@ from hypothesis import strategies as st
 
 from tests import oracle
 from verify import CostModel, ViolationKind, check, generate
-from verify.sim import simulate
+from verify.passes.index import index_schedule
+from verify.sim.execute import execute
 
 FAMILIES = ["gpipe", "1f1b", "chimera"]
 
 
 def _compare(schedule, F: float, B: float, latency: float) -> None:  # type: ignore[no-untyped-def]
     costs = CostModel(F=F, B=B, latency=latency)
-    ex = simulate(schedule, costs)
     ref_starts, ref_complete = oracle.run(schedule, F=F, B=B, latency=latency)
+    for engine in ("kahn", "wavefront"):
+        _compare_engine(schedule, costs, engine, ref_starts, ref_complete)
+
+
+def _compare_engine(schedule, costs, engine, ref_starts, ref_complete) -> None:  # type: ignore[no-untyped-def]
+    ex = execute(index_schedule(schedule), costs, engine=engine)
     assert ex.complete == ref_complete
     report = check(schedule.without_timing(), costs=costs)
     assert (ViolationKind.DEADLOCK in report.kinds()) == (not ref_complete)
