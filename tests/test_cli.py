@@ -60,11 +60,20 @@ def test_odd_d_naive_merge_fails_with_exit_1(tmp_path: Path) -> None:
 
 
 def test_text_violation_lines_are_located(tmp_path: Path) -> None:
-    path = tmp_path / "naive.csv"
+    path = tmp_path / "naive.json"
     run("generate", "chimera-naive", "-D", "3", "-N", "3", "-o", str(path))
     code, out, _ = run("check", str(path))
     assert code == 1
-    assert f"{path}:line 2, cell 2: conflict: conflict on worker 1, slot 1: down:1F0 and up:1F0" in out
+    assert (f"{path}:$.programs[1][1]: conflict: conflict on worker 1, slot 1: down:1F0 and up:1F0"
+            in out)
+
+
+def test_csv_cannot_hold_two_actions_in_one_step(tmp_path: Path) -> None:
+    path = tmp_path / "naive.csv"
+    code, _, err = run("generate", "chimera-naive", "-D", "3", "-N", "3", "-o", str(path))
+    assert code == 2
+    assert "a cell holds one action per step" in err
+    assert not path.exists()
 
 
 def test_show_prints_the_slot_table(tmp_path: Path) -> None:

@@ -1,0 +1,37 @@
+; chimera-verify certificate: chimera-peak-lower-control-plus-one
+; claim: at slot D - 1 + c worker w holds the other pipeline's first c + 2 micro-batches
+; formula: forall even D, K, w: inflight(w, D-1+c) >= D/2 + 2 + c
+; scope: every even D >= 2, K >= 1 (N = K*D) and worker w
+; expected: sat (REFUTED: the claim fails; a model is a counterexample)
+; negative control of: chimera-peak-lower
+; assertions: parameter domain, sound product lemmas, negated claim
+(set-info :smt-lib-version 2.6)
+(set-logic QF_LIA)
+(declare-fun D () Int)
+(declare-fun K () Int)
+(declare-fun bound () Int)
+(declare-fun c () Int)
+(declare-fun count () Int)
+(declare-fun down () Bool)
+(declare-fun h () Int)
+(declare-fun i () Int)
+(declare-fun own () Bool)
+(declare-fun stage () Int)
+(declare-fun t () Int)
+(declare-fun w () Int)
+(assert (>= h 1))
+(assert (= D (* 2 h)))
+(assert (>= K 1))
+(assert (>= w 0))
+(assert (< w D))
+(assert (= c (ite (< w h) w (- (- D 1) w))))
+(assert (= t (+ (- D 1) c)))
+(assert (= own (= down (< w h))))
+(assert (= count (ite own h (+ (+ c 1) 1))))
+(assert (= bound (+ (+ (+ h c) 1) 1)))
+(assert (= stage (ite down w (- (- D 1) w))))
+(assert (>= i 0))
+(assert (< i h))
+(assert (or (< c 0) (> (+ c 1) h) (and (< i count) (not (and (<= (+ (+ 0 (* 2 i)) stage) t) (<= t (+ (+ 0 (* 2 i)) (- (- (* 2 D) 1) stage))))))))
+(check-sat)
+(exit)

@@ -1,0 +1,169 @@
+"""CLI plumbing for the report outputs: ``check --format text|json|junit|github``,
+``check/show --html``, and ``show --svg/--png/--perfetto``.
+
+The commands in :mod:`verify.cli.core_commands` call these helpers; they choose the
+renderer, refuse to overwrite an input file, and write the outputs. They never decide
+the exit code (the command does: 0 all hold, 1 a violation, 2 unusable input).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from verify.core.costs import CostModel
+from verify.core.results import Report
+from verify.core.schedule import Schedule
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CHECK_FORMATS: tuple[str, ...] = ("text", "json", "junit", "github")
+"""Report formats of ``check --format``."""
+
+Items = Sequence[tuple[Report, Schedule | None]]
+
+
+def render_check(fmt: str, items: Items, errors: Sequence[tuple[str, str]] = ()) -> str:
+    """The check report in ``fmt``; JUnit and GitHub outputs also carry the files that
+    could not be checked (``(file, message)``), text and JSON leave them to stderr."""
+    from verify.report import render_json, render_reports
+
+    if fmt == "text":
+        return render_reports(items) if items else ""
+    if fmt == "json":
+        return render_json(items) if items else ""
+    if fmt == "junit":
+        from verify.report.junit import render_junit
+
+        return render_junit(items, errors)
+    if fmt == "github":
+        from verify.report.github import render_github
+
+        return render_github(items, errors)
+    raise click.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def guard_output(path: str, inputs: Sequence[str], option: str) -> None:
+    """Refuse to write ``path`` when it is one of the ``inputs`` (exit code 2)."""
+    for src in inputs:
+        if _same_file(path, src):
+            raise click.UsageError(f"{option} {path} is an input file; refusing to overwrite it")
+
+
+def _write(path: str, data: str | bytes, what: str) -> None:
+    target = Path(path)
+    if isinstance(data, bytes):
+        target.write_bytes(data)
+    else:
+        target.write_text(data, encoding="utf-8")
+    click.echo(f"wrote {path} ({what})", err=True)
+
+
+def check_output_options(fn: F) -> F:
+    """``--format``, ``-o/--output`` and ``--html`` for ``check``."""
+    fn = click.option("--html", "html_out", type=click.Path(dir_okay=False),
+                      help="Also write a self-contained HTML report to FILE.")(fn)
+    fn = click.option("-o", "--output", type=click.Path(dir_okay=False),
+                      help="Write the report to FILE instead of standard output.")(fn)
+    fn = click.option("--format", "fmt", type=click.Choice(list(CHECK_FORMATS)), default="text",
+                      show_default=True,
+                      help="Report format: text, json (documented schema), junit (JUnit XML), "
+                           "github (workflow annotations).")(fn)
+    return fn
+
+
+def emit_check_output(
+    fmt: str,
+    items: Items,
+    errors: Sequence[tuple[str, str]],
+    *,
+    inputs: Sequence[str],
+    output: str | None = None,
+    html_out: str | None = None,
+    use_schedule_times: bool = True,
+) -> None:
+    """Print (or write to ``output``) the report in ``fmt`` and write the HTML page."""
+    for path in (output, html_out):
+        if path is not None:
+            guard_output(path, inputs, "--output" if path == output else "--html")
+    text = render_check(fmt, items, errors)
+    if output is not None:
+        _write(output, text if text.endswith("\n") or not text else text + "\n", fmt)
+    elif text:
+        click.echo(text)
+    if html_out is not None and items:
+        from verify.report.html import render_html
+
+        _write(html_out, render_html(items, use_schedule_times=use_schedule_times), "html")
+
+
+def visual_output_options(fn: F) -> F:
+    """``--svg``, ``--png``, ``--html``, ``--perfetto`` and ``--arrows`` for ``show``."""
+    fn = click.option("--arrows", is_flag=True,
+                      help="Draw cross-worker dependencies and SEND/RECV pairs as arrows.")(fn)
+    fn = click.option("--perfetto", "perfetto_out", type=click.Path(dir_okay=False),
+                      help="Write the simulated timeline as a Perfetto/Chrome trace (JSON).")(fn)
+    fn = click.option("--html", "html_out", type=click.Path(dir_okay=False),
+                      help="Write a self-contained HTML report (verdicts, metrics, timeline).")(fn)
+    fn = click.option("--png", "png_out", type=click.Path(dir_okay=False),
+                      help="Write the timeline picture as PNG (needs chimera-verify[png]).")(fn)
+    fn = click.option("--svg", "svg_out", type=click.Path(dir_okay=False),
+                      help="Write the timeline picture as SVG.")(fn)
+    return fn
+
+
+def write_visual_outputs(
+    schedule: Schedule,
+    report: Report,
+    costs: CostModel,
+    *,
+    inputs: Sequence[str],
+    svg_out: str | None = None,
+    png_out: str | None = None,
+    html_out: str | None = None,
+    perfetto_out: str | None = None,
+    use_schedule_times: bool = True,
+    arrows: bool = False,
+) -> list[str]:
+    """Write the requested pictures and exports of one schedule; returns the paths."""
+    wanted = {"--svg": svg_out, "--png": png_out, "--html": html_out, "--perfetto": perfetto_out}
+    for option, path in wanted.items():
+        if path is not None:
+            guard_output(path, inputs, option)
+    written: list[str] = []
+    if svg_out is not None or png_out is not None:
+        from verify.report.svg import render_svg
+
+        svg = render_svg(schedule, costs, report=report, use_schedule_times=use_schedule_times,
+                         arrows=arrows)
+        if svg_out is not None:
+            _write(svg_out, svg, "svg")
+            written.append(svg_out)
+        if png_out is not None:
+            from verify.report.png import svg_to_png
+
+            _write(png_out, svg_to_png(svg), "png")
+            written.append(png_out)
+    if html_out is not None:
+        from verify.report.html import render_html
+
+        _write(html_out, render_html([(report, schedule)], costs=costs,
+                                     use_schedule_times=use_schedule_times, arrows=arrows), "html")
+        written.append(html_out)
+    if perfetto_out is not None:
+        from verify.report.perfetto import render_perfetto
+
+        _write(perfetto_out, render_perfetto(schedule, costs, report=report), "perfetto trace")
+        written.append(perfetto_out)
+    return written
