@@ -96,7 +96,7 @@ def test_exact_diagnosis_deadlock_is_the_shortest_cycle() -> None:
     (v,) = report.violations
     assert v.kind is ViolationKind.DEADLOCK
     assert v.message == (
-        "deadlock: cycle of 5 ops (7 ops can never start): "
+        "cycle of 5 ops (7 ops can never start): "
         "0B0 (worker 0) waits for 1B0 (worker 1) [needs its output]; "
         "1B0 (worker 1) waits for 1F0 (worker 1) [needs its output]; "
         "1F0 (worker 1) waits for 1F1 (worker 1) [runs after it in program order]; "

@@ -111,7 +111,7 @@ def check_deadlock(execution: Execution) -> list[Violation]:
         )
         out.append(Violation(
             ViolationKind.DEADLOCK,
-            f"deadlock: cycle of {n} ops ({len(execution.stuck)} ops can never start): "
+            f"cycle of {n} ops ({len(execution.stuck)} ops can never start): "
             + "; ".join(steps),
             actions, workers, positions=positions))
     if not out:  # cannot happen: stuck units always contain a cycle

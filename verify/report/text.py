@@ -22,12 +22,12 @@ def render_metrics(m: Metrics) -> list[str]:
     idle = " ".join(_num(x) for x in m.idle)
     weights = " ".join(_num(x) for x in m.weights)
     return [
-        f"  makespan          {_num(m.makespan)}",
-        f"  bubble ratio      {m.bubble_ratio:.4f}",
-        f"  idle per worker   {idle}",
-        f"  peak activations  {peaks}",
-        f"  weights (M_theta) {weights}",
-        f"  ops               {m.num_ops}",
+        f"    makespan          {_num(m.makespan)}",
+        f"    bubble ratio      {m.bubble_ratio:.4f}",
+        f"    idle per worker   {idle}",
+        f"    peak activations  {peaks}",
+        f"    weights (M_theta) {weights}",
+        f"    ops               {m.num_ops}",
     ]
 
 
