@@ -72,9 +72,16 @@ class StageActionKind(enum.Enum):
     REDUCE_GRAD = "REDUCE_GRAD"
 
 
+_GOOD_NAMES: set[str] = set()
+
+
 def _check_name(record: str, name: str) -> None:
+    if name in _GOOD_NAMES:
+        return
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ModelError(record, "pipeline", f"a name matching {_NAME}", name)
+    if len(_GOOD_NAMES) < 4096:
+        _GOOD_NAMES.add(name)
 
 
 def _check_index(record: str, field: str, value: int) -> None:
