@@ -16,11 +16,18 @@ from verify.cli import (
     parse_costs_option,
     parse_key_values,
 )
+from verify.cli.report_commands import (
+    check_output_options,
+    emit_check_output,
+    guard_outputs,
+    visual_output_options,
+    write_visual_outputs,
+)
 from verify.core.results import Report
 from verify.core.schedule import Schedule
 from verify.errors import ChimeraVerifyError
 from verify.generators import families, generate
-from verify.report import render_json, render_reports, render_timeline
+from verify.report import render_timeline
 
 FileFormat = Literal["json", "toml", "csv"]
 
@@ -65,25 +72,27 @@ def generate_cmd(family: str | None, stages: int | None, microbatches: int | Non
 @click.option("--microbatches", type=click.IntRange(1, 1_000_000),
               help="Micro-batches of a CSV schedule (default: inferred).")
 @click.option("--order-only", is_flag=True, help="Ignore the schedule's start times.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@check_output_options
 def check_cmd(files: tuple[str, ...], costs: str | None, memory_cap: float | None,
-              microbatches: int | None, order_only: bool, fmt: str) -> int:
+              microbatches: int | None, order_only: bool, fmt: str, output: str | None,
+              html_out: str | None) -> int:
     """Check schedule FILES (native JSON/TOML or PyTorch CSV)."""
+    guard_outputs(files, output=output, html=html_out)
     items: list[tuple[Report, Schedule | None]] = []
-    errors: list[str] = []
+    errors: list[tuple[str, str]] = []
     for path in files:
         try:
             schedule, file_costs = load_with_costs(path, microbatches)
         except ChimeraVerifyError as e:
-            errors.append(str(e))
+            errors.append((path, str(e)))
             continue
         model = parse_costs_option(costs, file_costs)
         report = run_check(schedule, costs=model, memory_cap=memory_cap, timed=not order_only)
         items.append((report, schedule))
-    for message in errors:
+    for _, message in errors:
         click.echo(f"chimera-verify: error: {message}", err=True)
-    if items:
-        click.echo(render_json(items) if fmt == "json" else render_reports(items))
+    emit_check_output(fmt, items, errors, inputs=files, output=output, html_out=html_out,
+                      use_schedule_times=not order_only)
     if errors:
         return EXIT_UNUSABLE
     return EXIT_OK if all(r.ok for r, _ in items) else EXIT_VIOLATION
@@ -95,12 +104,19 @@ def check_cmd(files: tuple[str, ...], costs: str | None, memory_cap: float | Non
 @click.option("--microbatches", type=click.IntRange(1, 1_000_000))
 @click.option("--order-only", is_flag=True,
               help="Simulate the programs instead of drawing the schedule's own slots.")
-def show_cmd(file: str, costs: str | None, microbatches: int | None, order_only: bool) -> int:
+@visual_output_options
+def show_cmd(file: str, costs: str | None, microbatches: int | None, order_only: bool,
+             svg_out: str | None, png_out: str | None, html_out: str | None,
+             perfetto_out: str | None, arrows: bool) -> int:
     """Print FILE as a slot table: one row per worker, time to the right."""
+    guard_outputs((file,), svg=svg_out, png=png_out, html=html_out, perfetto=perfetto_out)
     schedule, file_costs = load_with_costs(file, microbatches)
     model = parse_costs_option(costs, file_costs)
     click.echo(render_timeline(schedule, model, use_schedule_times=not order_only))
     report = run_check(schedule, costs=model, timed=not order_only)
+    write_visual_outputs(schedule, report, model, inputs=(file,), svg_out=svg_out, png_out=png_out,
+                         html_out=html_out, perfetto_out=perfetto_out,
+                         use_schedule_times=not order_only, arrows=arrows)
     verdict = "OK" if report.ok else f"{len(report.violations)} violation(s); run 'check' for details"
     m = report.metrics
     tail = f", makespan {m.makespan:g}, bubble ratio {m.bubble_ratio:.4f}" if m else ""

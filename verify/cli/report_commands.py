@@ -61,6 +61,14 @@ def guard_output(path: str, inputs: Sequence[str], option: str) -> None:
             raise click.UsageError(f"{option} {path} is an input file; refusing to overwrite it")
 
 
+def guard_outputs(inputs: Sequence[str], **outputs: str | None) -> None:
+    """Check every given output path (keyword = option name without dashes, e.g.
+    ``svg=...``) against the inputs before any work is done."""
+    for option, path in outputs.items():
+        if path is not None:
+            guard_output(path, inputs, "--" + option.replace("_", "-"))
+
+
 def _write(path: str, data: str | bytes, what: str) -> None:
     target = Path(path)
     if isinstance(data, bytes):
