@@ -76,7 +76,7 @@ _GOOD_NAMES: set[str] = set()
 
 
 def _check_name(record: str, name: str) -> None:
-    if name in _GOOD_NAMES:
+    if type(name) is str and name in _GOOD_NAMES:
         return
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ModelError(record, "pipeline", f"a name matching {_NAME}", name)
