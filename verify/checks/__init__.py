@@ -26,7 +26,7 @@ from verify.core.results import (
     Violation,
 )
 from verify.core.schedule import Schedule
-from verify.passes.index import index_schedule
+from verify.passes.index import gc_paused, index_schedule
 from verify.sim.execute import execute
 from verify.sim.metrics import compute_metrics
 
@@ -44,6 +44,11 @@ def check(
 
     ``timed=False`` ignores the schedule's start times (order semantics only).
     """
+    with gc_paused():
+        return _check(schedule, costs, memory_cap, timed)
+
+
+def _check(schedule: Schedule, costs: CostModel, memory_cap: float | None, timed: bool) -> Report:
     violations: list[Violation] = []
     results: list[PropertyResult] = []
 

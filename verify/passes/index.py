@@ -11,6 +11,9 @@ dictionary walks (see ``measurements.md``: NumPy is the hot path, NetworkX expla
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +38,8 @@ class IndexedSchedule:
     # units
     unit_worker: IntArray
     unit_pos: IntArray
-    unit_ops: tuple[tuple[Op, ...], ...]
+    unit_op_ptr: IntArray
+    """Unit u's ops are rows ``unit_op_ptr[u] : unit_op_ptr[u+1]`` of the ``op_*`` arrays."""
     worker_ptr: IntArray
     # ops
     op_unit: IntArray
@@ -58,7 +62,11 @@ class IndexedSchedule:
 
     @property
     def num_units(self) -> int:
-        return len(self.unit_ops)
+        return len(self.unit_worker)
+
+    def unit_ops(self, u: int) -> tuple[Op, ...]:
+        """The ops of unit ``u`` (one, or the members of an ``Overlap``)."""
+        return self.ops[int(self.unit_op_ptr[u]) : int(self.unit_op_ptr[u + 1])]
 
     def worker_units(self, w: int) -> range:
         return range(int(self.worker_ptr[w]), int(self.worker_ptr[w + 1]))
@@ -116,44 +124,63 @@ class IndexedSchedule:
 
 def index_schedule(schedule: Schedule) -> IndexedSchedule:
     """Build the array form in one pass over the programs."""
+    with gc_paused():
+        return _index(schedule)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around a burst of allocations.
+
+    Building arrays from hundreds of thousands of ops allocates many short-lived
+    containers and none of them form cycles; letting the collector rescan the young
+    generation on every burst costs up to half of the linear checks' time.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _index(schedule: Schedule) -> IndexedSchedule:
     unit_worker: list[int] = []
     unit_pos: list[int] = []
-    unit_ops: list[tuple[Op, ...]] = []
     op_unit: list[int] = []
     ops: list[Op] = []
     ptr = [0]
     for w, prog in enumerate(schedule.programs):
         if all(type(a) is Op for a in prog):  # fast path: plain ops only
-            u0 = len(unit_ops)
+            u0 = len(unit_worker)
             ops.extend(prog)  # type: ignore[arg-type]
-            unit_ops.extend((a,) for a in prog)  # type: ignore[misc]
             op_unit.extend(range(u0, u0 + len(prog)))
             unit_worker.extend([w] * len(prog))
             unit_pos.extend(range(len(prog)))
-            ptr.append(len(unit_ops))
+            ptr.append(len(unit_worker))
             continue
         for i, a in enumerate(prog):
             if type(a) is Op:
-                u = len(unit_ops)
-                unit_ops.append((a,))
+                op_unit.append(len(unit_worker))
                 ops.append(a)
-                op_unit.append(u)
                 unit_worker.append(w)
                 unit_pos.append(i)
             elif type(a) is Overlap:
-                u = len(unit_ops)
-                unit_ops.append(a.ops)
+                u = len(unit_worker)
                 for o in a.ops:
                     ops.append(o)
                     op_unit.append(u)
                 unit_worker.append(w)
                 unit_pos.append(i)
-        ptr.append(len(unit_ops))
+        ptr.append(len(unit_worker))
     n_ops = len(ops)
     unit_w = np.array(unit_worker, dtype=np.int64)
     u_of_op = np.array(op_unit, dtype=np.int64)
     op_w = unit_w[u_of_op] if n_ops else np.zeros(0, dtype=np.int64)
     op_p = np.array(unit_pos, dtype=np.int64)[u_of_op] if n_ops else np.zeros(0, dtype=np.int64)
+    n_units = len(unit_worker)
+    unit_op_ptr = np.searchsorted(u_of_op, np.arange(n_units + 1)).astype(np.int64)
 
     pipes = schedule.pipelines
     pidx = {p.name: k for k, p in enumerate(pipes)}
@@ -185,7 +212,7 @@ def index_schedule(schedule: Schedule) -> IndexedSchedule:
         schedule=schedule,
         unit_worker=unit_w,
         unit_pos=np.array(unit_pos, dtype=np.int64),
-        unit_ops=tuple(unit_ops),
+        unit_op_ptr=unit_op_ptr,
         worker_ptr=np.array(ptr, dtype=np.int64),
         op_unit=u_of_op,
         op_worker=op_w,
