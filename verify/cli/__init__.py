@@ -96,4 +96,9 @@ def entry_point() -> None:
 
 
 # Each command module registers itself on ``cli``; keep these imports last.
-from verify.cli import core_commands, proof_commands, trace_commands  # noqa: E402, F401
+from verify.cli import (  # noqa: E402, F401
+    core_commands,
+    library_commands,
+    proof_commands,
+    trace_commands,
+)

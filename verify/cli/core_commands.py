@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, cast
 
 import click
@@ -28,6 +29,7 @@ from verify.core.schedule import Schedule
 from verify.errors import ChimeraVerifyError
 from verify.generators import families, generate
 from verify.report import render_timeline
+from verify.specs import check_spec, collect_specs, is_spec_file, load_spec
 
 FileFormat = Literal["json", "toml", "csv"]
 
@@ -73,15 +75,25 @@ def generate_cmd(family: str | None, stages: int | None, microbatches: int | Non
               help="Micro-batches of a CSV schedule (default: inferred).")
 @click.option("--order-only", is_flag=True, help="Ignore the schedule's start times.")
 @check_output_options
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show passing reports in full (default when checking at most 3 schedules).")
 def check_cmd(files: tuple[str, ...], costs: str | None, memory_cap: float | None,
               microbatches: int | None, order_only: bool, fmt: str, output: str | None,
-              html_out: str | None) -> int:
-    """Check schedule FILES (native JSON/TOML or PyTorch CSV)."""
+              html_out: str | None, verbose: bool) -> int:
+    """Check schedule FILES (native JSON/TOML or PyTorch CSV) and spec files or
+    directories of specs (each spec is instantiated over its grid and every claim is
+    checked under the spec's own cost model)."""
     guard_outputs(files, output=output, html=html_out)
     items: list[tuple[Report, Schedule | None]] = []
     errors: list[tuple[str, str]] = []
     for path in files:
         try:
+            p = Path(path)
+            specs = collect_specs(p) if p.is_dir() else [p] if is_spec_file(p) else None
+            if specs is not None:
+                for spec_path in specs:
+                    items.extend(check_spec(load_spec(spec_path)))
+                continue
             schedule, file_costs = load_with_costs(path, microbatches)
         except ChimeraVerifyError as e:
             errors.append((path, str(e)))
@@ -92,7 +104,7 @@ def check_cmd(files: tuple[str, ...], costs: str | None, memory_cap: float | Non
     for _, message in errors:
         click.echo(f"chimera-verify: error: {message}", err=True)
     emit_check_output(fmt, items, errors, inputs=files, output=output, html_out=html_out,
-                      use_schedule_times=not order_only)
+                      use_schedule_times=not order_only, brief=len(items) > 3 and not verbose)
     if errors:
         return EXIT_UNUSABLE
     return EXIT_OK if all(r.ok for r, _ in items) else EXIT_VIOLATION

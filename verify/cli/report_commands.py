@@ -27,13 +27,15 @@ CHECK_FORMATS: tuple[str, ...] = ("text", "json", "junit", "github")
 Items = Sequence[tuple[Report, Schedule | None]]
 
 
-def render_check(fmt: str, items: Items, errors: Sequence[tuple[str, str]] = ()) -> str:
+def render_check(
+    fmt: str, items: Items, errors: Sequence[tuple[str, str]] = (), *, brief: bool = False
+) -> str:
     """The check report in ``fmt``; JUnit and GitHub outputs also carry the files that
     could not be checked (``(file, message)``), text and JSON leave them to stderr."""
     from verify.report import render_json, render_reports
 
     if fmt == "text":
-        return render_reports(items) if items else ""
+        return render_reports(items, brief=brief) if items else ""
     if fmt == "json":
         return render_json(items) if items else ""
     if fmt == "junit":
@@ -100,12 +102,14 @@ def emit_check_output(
     output: str | None = None,
     html_out: str | None = None,
     use_schedule_times: bool = True,
+    brief: bool = False,
 ) -> None:
-    """Print (or write to ``output``) the report in ``fmt`` and write the HTML page."""
+    """Print (or write to ``output``) the report in ``fmt`` and write the HTML page;
+    ``brief`` text output gives passing reports one line each."""
     for path in (output, html_out):
         if path is not None:
             guard_output(path, inputs, "--output" if path == output else "--html")
-    text = render_check(fmt, items, errors)
+    text = render_check(fmt, items, errors, brief=brief)
     if output is not None:
         _write(output, text if text.endswith("\n") or not text else text + "\n", fmt)
     elif text:

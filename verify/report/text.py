@@ -63,9 +63,12 @@ def render_report(report: Report, schedule: Schedule | None = None) -> str:
     return "\n".join(lines)
 
 
-def render_reports(items: Sequence[tuple[Report, Schedule | None]]) -> str:
-    """Several reports, then a summary line when there is more than one."""
-    parts = [render_report(r, s) for r, s in items]
+def render_reports(items: Sequence[tuple[Report, Schedule | None]], *, brief: bool = False) -> str:
+    """Several reports, then a summary line when there is more than one. With ``brief``,
+    a report without violations is one line (``subject: OK``)."""
+    parts = [
+        f"{r.subject}: OK" if brief and r.ok else render_report(r, s) for r, s in items
+    ]
     if len(items) > 1:
         bad = sum(1 for r, _ in items if not r.ok)
         parts.append(f"{len(items)} schedules checked, {bad} with violations")
