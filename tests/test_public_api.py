@@ -22,7 +22,9 @@ PUBLIC = {
     "metrics",
     "parse_action",
     "save_schedule",
+    "search",
     "simulate",
+    "sweep",
 }
 
 

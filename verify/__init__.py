@@ -8,7 +8,12 @@ Concept map (each sub-package has one job and reads the core model):
 - :mod:`verify.generators` - schedule families (GPipe, 1F1B, Chimera, ...), by name.
 - :mod:`verify.checks` - the verifier: completeness, placement, deadlock, timing, memory.
 - :mod:`verify.sim` - execution semantics: earliest-start simulation and metrics.
-- :mod:`verify.report` - text, JSON and timeline renderings.
+- :mod:`verify.comm` - communication: SEND/RECV lowering, deadlock and FIFO checks.
+- :mod:`verify.smt` - Z3: parametric theorems and bounded checking of one schedule.
+- :mod:`verify.search` - optimal orderings (CP-SAT, Z3) and sweeps.
+- :mod:`verify.specs` - claims of schedule families over parameter grids.
+- :mod:`verify.traces` - conformance of runtime traces to a schedule.
+- :mod:`verify.report` - text, JSON, JUnit, SVG, HTML and Perfetto renderings.
 - :mod:`verify.cli` - the ``chimera-verify`` command.
 
 >>> import verify
@@ -17,6 +22,7 @@ Concept map (each sub-package has one job and reads the core model):
 (True, 16.0)
 """
 
+from verify import search  # a callable package: verify.search(stages=..., ...)
 from verify.checks import check
 from verify.core.actions import Op, OpKind, parse_action
 from verify.core.costs import CostModel
@@ -24,6 +30,7 @@ from verify.core.results import Metrics, Report, Violation, ViolationKind
 from verify.core.schedule import Pipeline, Schedule
 from verify.errors import ChimeraVerifyError
 from verify.generators import families, generate
+from verify.search import sweep
 from verify.sim import metrics, simulate
 
 __all__ = [
@@ -44,7 +51,9 @@ __all__ = [
     "metrics",
     "parse_action",
     "save_schedule",
+    "search",
     "simulate",
+    "sweep",
 ]
 
 __version__ = "0.1.0"

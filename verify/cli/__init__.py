@@ -100,5 +100,6 @@ from verify.cli import (  # noqa: E402, F401
     core_commands,
     library_commands,
     proof_commands,
+    search_commands,
     trace_commands,
 )
