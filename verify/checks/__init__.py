@@ -67,7 +67,7 @@ def _check(schedule: Schedule, costs: CostModel, memory_cap: float | None, timed
     if schedule.timing is None:
         record(Property.CONFLICT_FREE, [], "the schedule has no start times (order only)")
     elif not timed:
-        record(Property.CONFLICT_FREE, [], "start times ignored (order semantics requested)")
+        record(Property.CONFLICT_FREE, [], "start times ignored: order semantics")
     else:
         record(Property.CONFLICT_FREE, check_timing(execution, costs))
     if memory_cap is None:

@@ -97,6 +97,7 @@ def entry_point() -> None:
 
 # Each command module registers itself on ``cli``; keep these imports last.
 from verify.cli import (  # noqa: E402, F401
+    comm_commands,
     core_commands,
     library_commands,
     proof_commands,

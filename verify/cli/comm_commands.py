@@ -37,7 +37,7 @@ POLICIES = [p.value for p in Policy]
 FileFormat = Literal["json", "toml", "csv"]
 
 
-def _models(texts: tuple[str, ...]) -> tuple[CommModel, ...]:
+def parse_models(texts: tuple[str, ...]) -> tuple[CommModel, ...]:
     if not texts:
         return DEFAULT_MODELS
     try:
@@ -94,7 +94,7 @@ def comm_group() -> None:
 def comm_check_cmd(files: tuple[str, ...], models: tuple[str, ...], groups: str, policy: str,
                    costs: str | None, microbatches: int | None, fmt: str) -> int:
     """Check the communication of schedule FILES under each model."""
-    chosen = _models(models)
+    chosen = parse_models(models)
     items: list[tuple[Report, Schedule | None]] = []
     errors: list[str] = []
     for path in files:
@@ -180,7 +180,7 @@ def comm_timing_cmd(file: str, models: tuple[str, ...], groups: str, policy: str
     idle after finishing) of FILE's programs under each model."""
     schedule, file_costs = load_with_costs(file, microbatches)
     model = parse_costs_option(costs, file_costs)
-    _, analysis = comm_check_report(schedule, costs=model, models=_models(models),
+    _, analysis = comm_check_report(schedule, costs=model, models=parse_models(models),
                                     groups=_groups(groups), policy=Policy.parse(policy))
     status = EXIT_OK if analysis.ok else EXIT_VIOLATION
     click.echo(f"{file}: {analysis.summary()}  [costs {model.describe()}]")

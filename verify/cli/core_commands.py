@@ -17,6 +17,7 @@ from verify.cli import (
     parse_costs_option,
     parse_key_values,
 )
+from verify.cli.comm_commands import comm_check_report, has_comms, parse_models
 from verify.cli.report_commands import (
     check_output_options,
     emit_check_output,
@@ -75,11 +76,17 @@ def generate_cmd(family: str | None, stages: int | None, microbatches: int | Non
               help="Micro-batches of a CSV schedule (default: inferred).")
 @click.option("--order-only", is_flag=True, help="Ignore the schedule's start times.")
 @check_output_options
+@click.option("--comms", is_flag=True,
+              help="Also check communication: lower compute-only schedules to SEND/RECV, then "
+                   "deadlock and FIFO matching under each --model.")
+@click.option("--model", "models", multiple=True, metavar="MODEL",
+              help="With --comms: rendezvous, buffered, buffered:K or batched (repeatable; "
+                   "default: all).")
 @click.option("-v", "--verbose", is_flag=True,
               help="Show passing reports in full (default when checking at most 3 schedules).")
 def check_cmd(files: tuple[str, ...], costs: str | None, memory_cap: float | None,
               microbatches: int | None, order_only: bool, fmt: str, output: str | None,
-              html_out: str | None, verbose: bool) -> int:
+              html_out: str | None, comms: bool, models: tuple[str, ...], verbose: bool) -> int:
     """Check schedule FILES (native JSON/TOML or PyTorch CSV) and spec files or
     directories of specs (each spec is instantiated over its grid and every claim is
     checked under the spec's own cost model)."""
@@ -99,7 +106,12 @@ def check_cmd(files: tuple[str, ...], costs: str | None, memory_cap: float | Non
             errors.append((path, str(e)))
             continue
         model = parse_costs_option(costs, file_costs)
-        report = run_check(schedule, costs=model, memory_cap=memory_cap, timed=not order_only)
+        # the columns of a CSV with SEND/RECV cells are positions, not lock-step slots
+        timed = not order_only and not has_comms(schedule)
+        report = run_check(schedule, costs=model, memory_cap=memory_cap, timed=timed)
+        if comms:
+            report, _ = comm_check_report(schedule, costs=model, models=parse_models(models),
+                                          base=report)
         items.append((report, schedule))
     for _, message in errors:
         click.echo(f"chimera-verify: error: {message}", err=True)

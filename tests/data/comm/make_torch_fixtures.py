@@ -29,7 +29,7 @@ from typing import Any
 
 def main() -> None:
     import torch
-    from torch.distributed.pipelining import schedules as S
+    from torch.distributed.pipelining import schedules as torch_schedules
 
     here = os.path.dirname(os.path.abspath(__file__))
 
@@ -53,13 +53,10 @@ def main() -> None:
         "DualPipeV": "v",
     }
     for name, style in multi.items():
-        cls = S.get_schedule_class(name)
+        cls = torch_schedules.get_schedule_class(name)
         for ranks, n in ((2, 4), (4, 8)):
             total = 2 * ranks
-            if style == "loop":
-                locals_ = [0, ranks]
-            else:
-                locals_ = [0, total - 1]
+            locals_ = [0, ranks] if style == "loop" else [0, total - 1]
             for defer in (False, True):
                 stages = [stage(0, ranks, i, total) for i in locals_]
                 sch = cls(stages, n, defer_pp_recv=defer)
@@ -70,14 +67,16 @@ def main() -> None:
                 else:
                     write(f"{base}.deferred.comms.csv", sch.pipeline_order_with_comms)
 
-    gp = S.ScheduleGPipe(stage(0, 4, 0, 4), 4)
+    gp = torch_schedules.ScheduleGPipe(stage(0, 4, 0, 4), 4)
     compute = {
-        r: [a for a in acts if a is None or a.computation_type != S.REDUCE_GRAD]
+        r: [a for a in acts if a is None or a.computation_type != torch_schedules.REDUCE_GRAD]
         for r, acts in gp.pipeline_order.items()
     }
     write("torch_GPipe_r4_n4.compute.csv", compute)
-    lowered = {r: S._add_reduce_grad(S._add_unshard_reshard(a), 4) for r, a in compute.items()}
-    lowered = S._add_send_recv(lowered, stage_to_rank=lambda s: s, num_stages=4)
+    add_reduce = torch_schedules._add_reduce_grad
+    add_fsdp = torch_schedules._add_unshard_reshard
+    lowered = {r: add_reduce(add_fsdp(a), 4) for r, a in compute.items()}
+    lowered = torch_schedules._add_send_recv(lowered, stage_to_rank=lambda s: s, num_stages=4)
     write("torch_GPipe_r4_n4.comms.csv", lowered)
 
 
