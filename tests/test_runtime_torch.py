@@ -74,9 +74,10 @@ def test_real_traces_against_other_schedules(real: Any) -> None:
     r = check_trace(generate("1f1b", 2, 4), read_trace(list(result.traces)))
     assert r.report.kinds() == {K.ORDER_DIVERGENCE}
     assert r.diverged == ("ProfilerStep#1", "ProfilerStep#2")
-    assert r.report.violations[0].message.startswith(
+    assert any(v.message.startswith(
         "ProfilerStep#1, worker 0: the execution order diverges from the schedule at op 2: "
         "schedule 0F0 0F1 [0B0] 0F2 0B1 0F3 ...; trace 0F0 0F1 [0F2] 0F3 0B0 0B1 ...")
+        for v in r.report.violations)
     _c, cres = real("chimera")
     r2 = check_trace(generate("gpipe", 4, 4), read_trace(list(cres.traces)))
     assert {K.NOT_EXECUTED, K.UNSCHEDULED} <= r2.report.kinds()
