@@ -25,6 +25,7 @@ from verify.cli.report_commands import (
     visual_output_options,
     write_visual_outputs,
 )
+from verify.core.costs import CostModel
 from verify.core.results import Report
 from verify.core.schedule import Schedule
 from verify.errors import ChimeraVerifyError
@@ -82,11 +83,22 @@ def generate_cmd(family: str | None, stages: int | None, microbatches: int | Non
 @click.option("--model", "models", multiple=True, metavar="MODEL",
               help="With --comms: rendezvous, buffered, buffered:K or batched (repeatable; "
                    "default: all).")
+@click.option("--engine", type=click.Choice(["dag", "smt", "both"]), default="dag", show_default=True,
+              help="dag: the linear-time verifier; smt: bounded Z3 encoding (unsat cores, "
+                   "makespan bound); both: run both and fail loudly if they disagree.")
+@click.option("--makespan-bound", type=click.FloatRange(0, None),
+              help="With --engine smt|both: claim that an execution within this makespan exists.")
+@click.option("--rlimit", type=click.IntRange(1, None),
+              help="With --engine smt|both: Z3 resource budget (deterministic).")
+@click.option("--core", "want_core", is_flag=True,
+              help="With --engine smt|both: print the unsat cores over named constraints.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Show passing reports in full (default when checking at most 3 schedules).")
 def check_cmd(files: tuple[str, ...], costs: str | None, memory_cap: float | None,
               microbatches: int | None, order_only: bool, fmt: str, output: str | None,
-              html_out: str | None, comms: bool, models: tuple[str, ...], verbose: bool) -> int:
+              html_out: str | None, comms: bool, models: tuple[str, ...], engine: str,
+              makespan_bound: float | None, rlimit: int | None, want_core: bool,
+              verbose: bool) -> int:
     """Check schedule FILES (native JSON/TOML or PyTorch CSV) and spec files or
     directories of specs (each spec is instantiated over its grid and every claim is
     checked under the spec's own cost model)."""
@@ -108,7 +120,11 @@ def check_cmd(files: tuple[str, ...], costs: str | None, memory_cap: float | Non
         model = parse_costs_option(costs, file_costs)
         # the columns of a CSV with SEND/RECV cells are positions, not lock-step slots
         timed = not order_only and not has_comms(schedule)
-        report = run_check(schedule, costs=model, memory_cap=memory_cap, timed=timed)
+        if engine == "dag":
+            report = run_check(schedule, costs=model, memory_cap=memory_cap, timed=timed)
+        else:
+            report = _smt_report(path, schedule, model, memory_cap, timed, engine, makespan_bound,
+                                 rlimit, want_core)
         if comms:
             report, _ = comm_check_report(schedule, costs=model, models=parse_models(models),
                                           base=report)
@@ -119,7 +135,30 @@ def check_cmd(files: tuple[str, ...], costs: str | None, memory_cap: float | Non
                       use_schedule_times=not order_only, brief=len(items) > 3 and not verbose)
     if errors:
         return EXIT_UNUSABLE
-    return EXIT_OK if all(r.ok for r, _ in items) else EXIT_VIOLATION
+    if any(r.violations for r, _ in items):
+        return EXIT_VIOLATION
+    return EXIT_OK if all(r.ok for r, _ in items) else EXIT_UNUSABLE
+
+
+def _smt_report(path: str, schedule: Schedule, costs: CostModel, memory_cap: float | None,
+                timed: bool, engine: str, makespan_bound: float | None, rlimit: int | None,
+                want_core: bool) -> Report:
+    """The bounded SMT check (and, for ``both``, the DAG verifier beside it)."""
+    from verify.smt.bounded import DEFAULT_RLIMIT, disagreements, smt_check
+
+    res = smt_check(schedule, costs=costs, memory_cap=memory_cap, timed=timed,
+                    makespan_bound=makespan_bound, rlimit=rlimit or DEFAULT_RLIMIT,
+                    want_core=want_core)
+    if engine == "both":
+        dag = run_check(schedule, costs=costs, memory_cap=memory_cap, timed=timed)
+        found = disagreements(dag, res)
+        if found:
+            raise ChimeraVerifyError(
+                f"{path}: the DAG verifier and the SMT encoding disagree: " + "; ".join(found))
+    if want_core:
+        for core in res.cores:
+            click.echo(f"{path}: core ({core.query}): " + "; ".join(core.names), err=True)
+    return res.report
 
 
 @cli.command("show")

@@ -101,6 +101,8 @@ class Status(enum.Enum):
     HOLDS = "holds"
     VIOLATED = "violated"
     SKIPPED = "skipped"
+    UNKNOWN = "unknown"
+    """A solver ran out of budget or could not decide: never success."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +202,9 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        """True when no property is violated (skipped properties do not fail)."""
-        return not self.violations
+        """True when no property is violated or undecided (skipped properties do not
+        fail; UNKNOWN ones do)."""
+        return not self.violations and not any(r.status is Status.UNKNOWN for r in self.properties)
 
     def of_kind(self, kind: ViolationKind) -> tuple[Violation, ...]:
         return tuple(v for v in self.violations if v.kind is kind)

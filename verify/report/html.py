@@ -141,7 +141,7 @@ def _section(k: int, report: Report, schedule: Schedule | None, costs: CostModel
              '<table class="properties"><thead><tr><th>property</th><th>verdict</th><th>reason</th>'
              "</tr></thead><tbody>"]
     for r in report.properties:
-        status = r.status.value.upper() if r.status is Status.VIOLATED else r.status.value
+        status = r.status.value.upper() if r.status in (Status.VIOLATED, Status.UNKNOWN) else r.status.value
         parts.append(f'<tr><td>{_e(r.property.value)}</td><td class="{r.status.value}">{status}</td>'
                      f"<td>{_e(r.reason)}</td></tr>")
     parts.append("</tbody></table>")

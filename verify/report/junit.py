@@ -53,6 +53,8 @@ def render_junit(
             case = ju.TestCase(result.property.value, classname=report.subject)
             if result.status is Status.SKIPPED:
                 case.result = [ju.Skipped(result.reason or "skipped")]
+            elif result.status is Status.UNKNOWN:
+                case.result = [ju.Error(f"undecided: {result.reason or 'unknown'}", "unknown")]
             elif result.status is Status.VIOLATED:
                 found = [v for v in report.violations if v.property is result.property]
                 kinds = sorted({v.kind.value for v in found})

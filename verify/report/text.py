@@ -54,7 +54,7 @@ def render_report(report: Report, schedule: Schedule | None = None) -> str:
             lines.append(f"{subject}: ... and {c - MAX_LISTED} more {k} violations")
     lines.append("  properties:")
     for r in report.properties:
-        status = r.status.value.upper() if r.status is Status.VIOLATED else r.status.value
+        status = r.status.value.upper() if r.status in (Status.VIOLATED, Status.UNKNOWN) else r.status.value
         reason = f" ({r.reason})" if r.reason else ""
         lines.append(f"    {r.property.value:<14} {status}{reason}")
     if report.metrics is not None:

@@ -1,6 +1,15 @@
 """Z3 encodings: parametric theorems (:mod:`verify.smt.theorem`), their certificates,
 and the helpers the encodings share (products, SMT-LIB printing)."""
 
+from verify.smt.bounded import (
+    Core,
+    PropertyVerdict,
+    QueryStats,
+    SmtResult,
+    SmtVerdict,
+    disagreements,
+    smt_check,
+)
 from verify.smt.theorem import (
     DEFAULT_RLIMIT,
     Enumeration,
@@ -21,6 +30,13 @@ from verify.smt.theorem import (
 
 __all__ = [
     "DEFAULT_RLIMIT",
+    "Core",
+    "PropertyVerdict",
+    "QueryStats",
+    "SmtResult",
+    "SmtVerdict",
+    "disagreements",
+    "smt_check",
     "Enumeration",
     "Finding",
     "Method",
