@@ -39,13 +39,17 @@ def stuck_graph(execution: Execution) -> nx.DiGraph:
 
 
 def shortest_cycle(g: nx.DiGraph, nodes: set[int]) -> list[int]:
-    """Shortest directed cycle through the strongly connected ``nodes`` (BFS from each)."""
+    """Shortest directed cycle through the strongly connected ``nodes`` (BFS from each,
+    successors in sorted order so that the answer is deterministic; a self-loop is a
+    cycle of one)."""
     best: list[int] = []
     candidates = sorted(nodes)
     if len(candidates) > _EXACT_LIMIT:
         step = len(candidates) // _EXACT_LIMIT + 1
         candidates = candidates[::step]
     for s in candidates:
+        if g.has_edge(s, s):
+            return [s]
         parent = {s: -1}
         dist = {s: 0}
         q = deque([s])
@@ -54,7 +58,7 @@ def shortest_cycle(g: nx.DiGraph, nodes: set[int]) -> list[int]:
             u = q.popleft()
             if best and dist[u] + 1 >= len(best):
                 break
-            for v in g.succ[u]:
+            for v in sorted(g.succ[u]):
                 if v not in nodes:
                     continue
                 if v == s:

@@ -21,10 +21,8 @@ True
 
 from __future__ import annotations
 
-import gc
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from enum import Enum
 from itertools import repeat
 
@@ -33,6 +31,7 @@ import numpy.typing as npt
 
 from verify.core.actions import Action, Comm, CommKind
 from verify.core.schedule import Schedule
+from verify.passes.index import gc_paused
 
 IntArray = npt.NDArray[np.int64]
 
@@ -76,16 +75,8 @@ def trusted_schedule(
     return s
 
 
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Disable the cyclic garbage collector for the block (restored afterwards)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+paused_gc = gc_paused
+"""Pause the cyclic garbage collector during bulk passes (see ``gc_paused``)."""
 
 
 def kind_codes(values: Iterable[object], n: int, members: Sequence[Enum]) -> IntArray:

@@ -15,42 +15,12 @@ the stuck workers.
 
 from __future__ import annotations
 
-from collections import deque
-
 import networkx as nx
 
+from verify.checks.deadlock import shortest_cycle
 from verify.comm.engine import Run, waits
 from verify.core.actions import Action
 from verify.core.results import Violation, ViolationKind
-
-
-def _shortest_cycle(g: nx.DiGraph, nodes: set[int]) -> list[int]:
-    best: list[int] = []
-    for s in sorted(nodes):
-        if g.has_edge(s, s):
-            return [s]
-        parent = {s: -1}
-        q = deque([s])
-        found = -1
-        while q and found < 0:
-            u = q.popleft()
-            for v in sorted(g.succ[u]):
-                if v not in nodes:
-                    continue
-                if v == s:
-                    found = u
-                    break
-                if v not in parent:
-                    parent[v] = u
-                    q.append(v)
-        if found >= 0:
-            path = [found]
-            while parent[path[-1]] != -1:
-                path.append(parent[path[-1]])
-            path.reverse()
-            if not best or len(path) < len(best):
-                best = path
-    return best
 
 
 def explain_deadlocks(run: Run) -> list[Violation]:
@@ -73,7 +43,7 @@ def explain_deadlocks(run: Run) -> list[Violation]:
              if len(c) > 1 or any(g.has_edge(w, w) for w in c)]
     knots.sort(key=min)
     for knot in knots:
-        cycle = _shortest_cycle(g, set(knot))
+        cycle = shortest_cycle(g, set(knot))
         n = len(cycle)
         acts = [label[(cycle[j], cycle[(j + 1) % n])] for j in range(n)]
         where = [ix.where(a) for a in acts]

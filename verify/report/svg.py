@@ -43,7 +43,7 @@ from verify.core.results import Report, Violation, ViolationKind
 from verify.core.schedule import Schedule
 from verify.report.deps import require
 from verify.report.layout import Block, BlockKind, Gap, LinkKind, Timeline, chunk_of, compute_timeline
-from verify.report.timeline import op_label
+from verify.report.timeline import op_label, pipeline_tags
 
 PALETTE: tuple[str, ...] = (
     "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#8C6D31", "#7570B3",
@@ -173,23 +173,6 @@ def op_fill(op: Op, colors: dict[tuple[str, int], str], chunks: dict[tuple[str, 
     """Fill colour of ``op``: its group's colour, tinted by its kind (grey if unknown)."""
     base = colors.get((op.pipeline, chunks.get((op.pipeline, op.stage), 0)), "#888888")
     return _mix(base, KIND_TINT[op.kind])
-
-
-def pipeline_tags(schedule: Schedule) -> dict[str, str]:
-    """Short pipeline tags for labels: initials when they are unique (``d``/``u`` for
-    Chimera), nothing for a single pipeline, else the full name and a colon.
-
-    >>> from verify.generators import generate
-    >>> pipeline_tags(generate("chimera", 4, 4))
-    {'down': 'd', 'up': 'u'}
-    """
-    names = [p.name for p in schedule.pipelines]
-    if len(names) == 1:
-        return {names[0]: ""}
-    initials = [n[0] for n in names]
-    if len(set(initials)) == len(names):
-        return dict(zip(names, initials))
-    return {n: f"{n}:" for n in names}
 
 
 def _fmt(x: float) -> str:

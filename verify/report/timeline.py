@@ -23,7 +23,9 @@ from verify.sim.execute import execute
 MAX_COLUMNS = 400
 
 
-def _tags(schedule: Schedule) -> dict[str, str]:
+def pipeline_tags(schedule: Schedule) -> dict[str, str]:
+    """Short pipeline tags for labels: initials when they are unique (``d``/``u`` for
+    Chimera), nothing for a single pipeline, else the full name and a colon."""
     names = [p.name for p in schedule.pipelines]
     if len(names) == 1:
         return {names[0]: ""}
@@ -60,7 +62,7 @@ def render_timeline(
     fills d columns (its label, then ``-``). Ops that never start (deadlock) are listed
     below the table.
     """
-    tags = _tags(schedule)
+    tags = pipeline_tags(schedule)
     with_stage = _multi_stage(schedule)
     index = index_schedule(schedule)
     timing = schedule.timing
