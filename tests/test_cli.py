@@ -140,3 +140,17 @@ def test_python_dash_m_entry_point() -> None:
     r = subprocess.run([sys.executable, "-m", "verify", "generate", "--list"],
                        capture_output=True, text=True, check=False)
     assert r.returncode == 0 and "chimera" in r.stdout
+
+
+def test_show_draws_a_measured_trace_above_the_schedule(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "t.svg"
+    code, _, err = run("show", str(root / "examples" / "chimera-d4-n4.json"), "--order-only",
+                       "--costs", "F=1,B=2", "--trace",
+                       str(root / "tests" / "data" / "traces" / "chimera_d4_n4.csv"),
+                       "--svg", str(out))
+    assert code == 0, err
+    groups = [g for g in ET.parse(out).iter() if g.get("class") == "trace-row"]
+    assert len(groups) == 4  # one lane per worker of the measured trace

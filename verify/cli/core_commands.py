@@ -170,7 +170,8 @@ def _smt_report(path: str, schedule: Schedule, costs: CostModel, memory_cap: flo
 @visual_output_options
 def show_cmd(file: str, costs: str | None, microbatches: int | None, order_only: bool,
              svg_out: str | None, png_out: str | None, html_out: str | None,
-             perfetto_out: str | None, arrows: bool) -> int:
+             perfetto_out: str | None, arrows: bool, trace_paths: tuple[str, ...],
+             trace_step: int | None) -> int:
     """Print FILE as a slot table: one row per worker, time to the right."""
     guard_outputs((file,), svg=svg_out, png=png_out, html=html_out, perfetto=perfetto_out)
     schedule, file_costs = load_with_costs(file, microbatches)
@@ -179,7 +180,8 @@ def show_cmd(file: str, costs: str | None, microbatches: int | None, order_only:
     report = run_check(schedule, costs=model, timed=not order_only)
     write_visual_outputs(schedule, report, model, inputs=(file,), svg_out=svg_out, png_out=png_out,
                          html_out=html_out, perfetto_out=perfetto_out,
-                         use_schedule_times=not order_only, arrows=arrows)
+                         use_schedule_times=not order_only, arrows=arrows,
+                         trace_paths=trace_paths, trace_step=trace_step)
     verdict = "OK" if report.ok else f"{len(report.violations)} violation(s); run 'check' for details"
     m = report.metrics
     tail = f", makespan {m.makespan:g}, bubble ratio {m.bubble_ratio:.4f}" if m else ""

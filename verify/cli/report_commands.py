@@ -121,7 +121,13 @@ def emit_check_output(
 
 
 def visual_output_options(fn: F) -> F:
-    """``--svg``, ``--png``, ``--html``, ``--perfetto`` and ``--arrows`` for ``show``."""
+    """``--svg``, ``--png``, ``--html``, ``--perfetto``, ``--arrows`` and ``--trace`` for
+    ``show``."""
+    fn = click.option("--step", "trace_step", type=click.IntRange(0, None),
+                      help="With --trace: draw only this training step of the trace.")(fn)
+    fn = click.option("--trace", "trace_paths", multiple=True, type=click.Path(dir_okay=False),
+                      help="Draw this measured trace (profiler trace per rank, or event log; "
+                           "repeatable) above the schedule in --svg/--png.")(fn)
     fn = click.option("--arrows", is_flag=True,
                       help="Draw cross-worker dependencies and SEND/RECV pairs as arrows.")(fn)
     fn = click.option("--perfetto", "perfetto_out", type=click.Path(dir_okay=False),
@@ -147,18 +153,26 @@ def write_visual_outputs(
     perfetto_out: str | None = None,
     use_schedule_times: bool = True,
     arrows: bool = False,
+    trace_paths: Sequence[str] = (),
+    trace_step: int | None = None,
 ) -> list[str]:
-    """Write the requested pictures and exports of one schedule; returns the paths."""
+    """Write the requested pictures and exports of one schedule; returns the paths.
+    ``trace_paths`` (a measured trace) is drawn above the schedule in the pictures."""
     wanted = {"--svg": svg_out, "--png": png_out, "--html": html_out, "--perfetto": perfetto_out}
     for option, path in wanted.items():
         if path is not None:
             guard_output(path, inputs, option)
     written: list[str] = []
     if svg_out is not None or png_out is not None:
-        from verify.report.svg import render_svg
+        from verify.report.svg import render_svg, trace_spans
 
+        spans = None
+        if trace_paths:
+            from verify.traces import read_trace
+
+            spans = trace_spans(read_trace(list(trace_paths)), step=trace_step)
         svg = render_svg(schedule, costs, report=report, use_schedule_times=use_schedule_times,
-                         arrows=arrows)
+                         arrows=arrows, trace=spans)
         if svg_out is not None:
             _write(svg_out, svg, "svg")
             written.append(svg_out)
