@@ -92,16 +92,35 @@ class TraceColumns(Protocol):
     """What :func:`trace_spans` reads from a columnar trace (such as
     ``verify.traces.TraceEvents``): per-event NumPy columns, pipeline names, a unit."""
 
-    worker: Any
-    pipeline: Any
-    stage: Any
-    microbatch: Any
-    kind: Any
-    start: Any
-    end: Any
-    step: Any
-    pipelines: tuple[str, ...]
-    time_unit: str
+    @property
+    def worker(self) -> Any: ...
+
+    @property
+    def pipeline(self) -> Any: ...
+
+    @property
+    def stage(self) -> Any: ...
+
+    @property
+    def microbatch(self) -> Any: ...
+
+    @property
+    def kind(self) -> Any: ...
+
+    @property
+    def start(self) -> Any: ...
+
+    @property
+    def end(self) -> Any: ...
+
+    @property
+    def step(self) -> Any: ...
+
+    @property
+    def pipelines(self) -> tuple[str, ...]: ...
+
+    @property
+    def time_unit(self) -> str: ...
 
     def label(self, i: int) -> str: ...
 
