@@ -17,6 +17,7 @@ solver package is imported only when it is used).
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -119,6 +120,19 @@ class BackendResult:
     wall_time: float
     counters: tuple[tuple[str, int | float | str], ...] = ()
     message: str = ""
+
+
+def horizon_too_short(request: SolveRequest, began: float) -> BackendResult | None:
+    """INFEASIBLE at once when some task's longest path (head + duration + tail) exceeds
+    the horizon: no backend needs to be asked."""
+    g, H = request.graph, request.horizon
+    for i in range(g.num_tasks):
+        if g.head[i] + g.duration[i] + g.tail[i] > H:
+            return BackendResult(
+                SearchStatus.INFEASIBLE, None, None, None, "proof", time.perf_counter() - began,
+                message=f"the horizon {H} is below the longest path through {g.ops[i]}",
+            )
+    return None
 
 
 class Backend(Protocol):

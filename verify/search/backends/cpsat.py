@@ -28,10 +28,10 @@ import time
 from typing import Any
 
 from verify.errors import SolverError
-from verify.search.backend import BackendResult, BoundReport, SolveRequest
+from verify.search.backend import BackendResult, BoundReport, SolveRequest, horizon_too_short
 from verify.search.outcome import SearchStatus
 
-INSTALL_HINT = "pip install chimera-verify[search] (or: pip install ortools)"
+INSTALL_HINT = "pip install ortools (a dependency of chimera-verify)"
 
 
 def _cp_model() -> Any:
@@ -63,12 +63,9 @@ class CpSatBackend:
         H = request.horizon
         n = g.num_tasks
         dur = g.duration
-        for i in range(n):
-            if g.head[i] + dur[i] + g.tail[i] > H:
-                return BackendResult(
-                    SearchStatus.INFEASIBLE, None, None, None, "proof", time.perf_counter() - began,
-                    message=f"the horizon {H} is below the longest path through {g.ops[i]}",
-                )
+        short = horizon_too_short(request, began)
+        if short is not None:
+            return short
         model = cp_model.CpModel()
         starts = [
             model.new_int_var(g.head[i], H - g.tail[i] - dur[i], f"s{i}") for i in range(n)

@@ -38,7 +38,7 @@ import time
 from typing import Any
 
 from verify.errors import SolverError
-from verify.search.backend import BackendResult, BoundReport, SolveRequest
+from verify.search.backend import BackendResult, BoundReport, SolveRequest, horizon_too_short
 from verify.search.outcome import SearchStatus
 from verify.search.tasks import descendants
 
@@ -74,12 +74,9 @@ class Z3Backend:
         H = request.horizon
         n = g.num_tasks
         dur = g.duration
-        for i in range(n):
-            if g.head[i] + dur[i] + g.tail[i] > H:
-                return BackendResult(
-                    SearchStatus.INFEASIBLE, None, None, None, "proof", time.perf_counter() - began,
-                    message=f"the horizon {H} is below the longest path through {g.ops[i]}",
-                )
+        short = horizon_too_short(request, began)
+        if short is not None:
+            return short
         ctx = z3.Context()
         s = [z3.Int(f"s{i}", ctx) for i in range(n)]
         base: list[Any] = []
