@@ -179,7 +179,7 @@ def test_missing_ortools_is_a_clear_solver_error(monkeypatch: pytest.MonkeyPatch
     import sys
 
     monkeypatch.setitem(sys.modules, "ortools.sat.python.cp_model", None)
-    with pytest.raises(SolverError, match=r"pip install chimera-verify\[search\]"):
+    with pytest.raises(SolverError, match=r"pip install ortools"):
         search(stages=2, microbatches=2)
 
 
