@@ -154,3 +154,12 @@ def test_show_draws_a_measured_trace_above_the_schedule(tmp_path: Path) -> None:
     assert code == 0, err
     groups = [g for g in ET.parse(out).iter() if g.get("class") == "trace-row"]
     assert len(groups) == 4  # one lane per worker of the measured trace
+
+
+def test_torch_compact_csv_dumps_are_checked_by_order(tmp_path: Path) -> None:
+    # torch's own GPipe dump has no idle cells: its columns are an order, not lock-step slots
+    root = Path(__file__).resolve().parent.parent
+    gpipe = root / "tests" / "data" / "comm" / "torch_GPipe_r4_n4.compute.csv"
+    assert run("check", str(gpipe))[0] == 0
+    code, out, _ = run("check", "--timing", "schedule", str(gpipe))
+    assert code == 1 and "early-start: 1F0 (worker 1) starts at slot 0" in out

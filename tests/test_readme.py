@@ -49,6 +49,6 @@ def test_show_output_is_what_the_readme_shows(monkeypatch) -> None:  # type: ign
 
 def test_deadlock_example_is_caught(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(ROOT)
-    code, out = _run(["check", "--order-only", "examples/deadlock-2ranks.csv"])
+    code, out = _run(["check", "examples/deadlock-2ranks.csv"])
     assert code == 1
     assert "deadlock: cycle of 4 ops (6 ops can never start): 0B0 (worker 0) waits for 1B0" in out

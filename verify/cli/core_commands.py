@@ -75,7 +75,13 @@ def generate_cmd(family: str | None, stages: int | None, microbatches: int | Non
 @click.option("--memory-cap", type=click.FloatRange(0, None), help="Activation memory cap per worker.")
 @click.option("--microbatches", type=click.IntRange(1, 1_000_000),
               help="Micro-batches of a CSV schedule (default: inferred).")
-@click.option("--order-only", is_flag=True, help="Ignore the schedule's start times.")
+@click.option("--timing", type=click.Choice(["auto", "schedule", "order"]), default="auto",
+              show_default=True,
+              help="schedule: also check the schedule's own start times (slot tables); order: "
+                   "ignore them; auto: 'schedule' for native files, 'order' for PyTorch CSV "
+                   "(torch writes some schedules, e.g. GPipe and DualPipeV, without idle cells, so "
+                   "its columns are not lock-step slots) and for programs with SEND/RECV.")
+@click.option("--order-only", is_flag=True, help="Same as --timing order.")
 @check_output_options
 @click.option("--comms", is_flag=True,
               help="Also check communication: lower compute-only schedules to SEND/RECV, then "
@@ -95,7 +101,8 @@ def generate_cmd(family: str | None, stages: int | None, microbatches: int | Non
 @click.option("-v", "--verbose", is_flag=True,
               help="Show passing reports in full (default when checking at most 3 schedules).")
 def check_cmd(files: tuple[str, ...], costs: str | None, memory_cap: float | None,
-              microbatches: int | None, order_only: bool, fmt: str, output: str | None,
+              microbatches: int | None, timing: str, order_only: bool, fmt: str,
+              output: str | None,
               html_out: str | None, comms: bool, models: tuple[str, ...], engine: str,
               makespan_bound: float | None, rlimit: int | None, want_core: bool,
               verbose: bool) -> int:
@@ -119,7 +126,7 @@ def check_cmd(files: tuple[str, ...], costs: str | None, memory_cap: float | Non
             continue
         model = parse_costs_option(costs, file_costs)
         # the columns of a CSV with SEND/RECV cells are positions, not lock-step slots
-        timed = not order_only and not has_comms(schedule)
+        timed = uses_own_times(schedule, "order" if order_only else timing)
         if engine == "dag":
             report = run_check(schedule, costs=model, memory_cap=memory_cap, timed=timed)
         else:
@@ -132,12 +139,21 @@ def check_cmd(files: tuple[str, ...], costs: str | None, memory_cap: float | Non
     for _, message in errors:
         click.echo(f"chimera-verify: error: {message}", err=True)
     emit_check_output(fmt, items, errors, inputs=files, output=output, html_out=html_out,
-                      use_schedule_times=not order_only, brief=len(items) > 3 and not verbose)
+                      use_schedule_times=timing != "order" and not order_only,
+                      brief=len(items) > 3 and not verbose)
     if errors:
         return EXIT_UNUSABLE
     if any(r.violations for r, _ in items):
         return EXIT_VIOLATION
     return EXIT_OK if all(r.ok for r, _ in items) else EXIT_UNUSABLE
+
+
+def uses_own_times(schedule: Schedule, timing: str) -> bool:
+    """Whether the schedule's own start times are checked and drawn (see ``--timing``)."""
+    if timing != "auto":
+        return timing == "schedule"
+    from_csv = (schedule.source or "").lower().endswith(".csv")
+    return not from_csv and not has_comms(schedule)
 
 
 def _smt_report(path: str, schedule: Schedule, costs: CostModel, memory_cap: float | None,
@@ -165,10 +181,15 @@ def _smt_report(path: str, schedule: Schedule, costs: CostModel, memory_cap: flo
 @click.argument("file", type=click.Path())
 @click.option("--costs", help="Cost model for the simulated timeline (default: the file's, else unit).")
 @click.option("--microbatches", type=click.IntRange(1, 1_000_000))
-@click.option("--order-only", is_flag=True,
-              help="Simulate the programs instead of drawing the schedule's own slots.")
+@click.option("--timing", type=click.Choice(["auto", "schedule", "order"]), default="auto",
+              show_default=True,
+              help="schedule: also check the schedule's own start times (slot tables); order: "
+                   "ignore them; auto: 'schedule' for native files, 'order' for PyTorch CSV "
+                   "(torch writes some schedules, e.g. GPipe and DualPipeV, without idle cells, so "
+                   "its columns are not lock-step slots) and for programs with SEND/RECV.")
+@click.option("--order-only", is_flag=True, help="Same as --timing order.")
 @visual_output_options
-def show_cmd(file: str, costs: str | None, microbatches: int | None, order_only: bool,
+def show_cmd(file: str, costs: str | None, microbatches: int | None, timing: str, order_only: bool,
              svg_out: str | None, png_out: str | None, html_out: str | None,
              perfetto_out: str | None, arrows: bool, trace_paths: tuple[str, ...],
              trace_step: int | None) -> int:
@@ -176,11 +197,12 @@ def show_cmd(file: str, costs: str | None, microbatches: int | None, order_only:
     guard_outputs((file,), svg=svg_out, png=png_out, html=html_out, perfetto=perfetto_out)
     schedule, file_costs = load_with_costs(file, microbatches)
     model = parse_costs_option(costs, file_costs)
-    click.echo(render_timeline(schedule, model, use_schedule_times=not order_only))
-    report = run_check(schedule, costs=model, timed=not order_only)
+    own = uses_own_times(schedule, "order" if order_only else timing)
+    click.echo(render_timeline(schedule, model, use_schedule_times=own))
+    report = run_check(schedule, costs=model, timed=own)
     write_visual_outputs(schedule, report, model, inputs=(file,), svg_out=svg_out, png_out=png_out,
                          html_out=html_out, perfetto_out=perfetto_out,
-                         use_schedule_times=not order_only, arrows=arrows,
+                         use_schedule_times=own, arrows=arrows,
                          trace_paths=trace_paths, trace_step=trace_step)
     verdict = "OK" if report.ok else f"{len(report.violations)} violation(s); run 'check' for details"
     m = report.metrics
