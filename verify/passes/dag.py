@@ -18,6 +18,8 @@ simulator work on :mod:`verify.passes.index` arrays; this graph is the readable 
 
 from __future__ import annotations
 
+import itertools
+
 import networkx as nx
 
 from verify.core.costs import UNIT_COSTS, CostModel
@@ -37,7 +39,7 @@ def to_dag(schedule: Schedule, costs: CostModel = UNIT_COSTS) -> nx.DiGraph:
         g.add_node((w, i), worker=w, action=str(schedule.programs[w][i]), duration=dur[u])
     for w in range(schedule.num_workers):
         units = index.worker_units(w)
-        for a, b in zip(units, units[1:]):
+        for a, b in itertools.pairwise(units):
             g.add_edge(key[a], key[b], why="order", latency=0.0)
     src, dst, _ = index.producers()
     for a, b in zip(src.tolist(), dst.tolist()):
@@ -57,7 +59,7 @@ def critical_path(g: nx.DiGraph) -> tuple[float, list[tuple[int, int]]]:
         start, best = 0.0, None
         for u in g.predecessors(v):
             t = finish[u] + g.edges[u, v]["latency"]
-            if t > start or best is None and t == start:
+            if t > start or (best is None and t == start):
                 start, best = t, u
         finish[v] = start + g.nodes[v]["duration"]
         parent[v] = best

@@ -31,6 +31,7 @@ checked in well under a second; Python loops run over violations only.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -62,6 +63,7 @@ from verify.traces.events import (
     SEND_F,
     TraceEvents,
 )
+from verify.traces.kernels import group_rank, lex_order, pack_sort, stable_order
 from verify.traces.results import StepResult, TraceReport
 
 IntArray = npt.NDArray[np.int64]
@@ -99,7 +101,8 @@ class _Ctx:
 
 def _resolve(ctx: _Ctx) -> tuple[IntArray, IntArray, IntArray]:
     """Schedule pipeline index, stage and reason code of every event (-1/-1/why when
-    it cannot be attributed)."""
+    it cannot be attributed). Each rule first checks, with a minimum or maximum, whether
+    any event can break it, so a clean trace costs a few passes."""
     tr, sch = ctx.trace, ctx.schedule
     n = len(tr)
     pipes = sch.pipelines
@@ -107,45 +110,67 @@ def _resolve(ctx: _Ctx) -> tuple[IntArray, IntArray, IntArray]:
     name_to_idx = {p.name: k for k, p in enumerate(pipes)}
     names = tr.pipelines
     table = np.array([name_to_idx.get(nm, -1) for nm in names] + [-1], dtype=np.int64)
-    named = tr.pipeline >= 0
-    pidx = np.where(named, table[np.where(named, tr.pipeline, len(names))], -1)
-    why = np.where(named & (pidx < 0), _NO_PIPE, _OK).astype(np.int64)
-    stage = tr.stage.copy()
-    worker = tr.worker
-    in_range = (worker >= 0) & (worker < D)
-    why[~in_range & (why == _OK)] = _WORKER_RANGE
-    max_stage = max(p.num_stages for p in pipes)
-    # placement table: (worker, stage) -> pipeline, -2 when several pipelines place it there
-    place = np.full((D, max_stage), -1, dtype=np.int64)
-    only = np.full(D, -1, dtype=np.int64)  # the one (pipeline*max_stage+stage) on a worker
-    holders = np.zeros(D, dtype=np.int64)
-    for k, p in enumerate(pipes):
-        for s, w in enumerate(p.placement):
-            place[w, s] = k if place[w, s] == -1 else -2
-            holders[w] += 1
-            only[w] = k * max_stage + s
-    unnamed = ~named & (why == _OK)
-    label = unnamed & (stage < 0)
-    wsafe = np.where(in_range, worker, 0)
-    if np.any(label):
-        single = holders[wsafe] == 1
-        ok = label & single
-        pidx[ok] = only[wsafe[ok]] // max_stage
-        stage[ok] = only[wsafe[ok]] % max_stage
-        why[label & ~single] = _NO_STAGE_LABEL
-    rest = unnamed & ~label
-    if len(pipes) == 1:
-        pidx[rest] = 0
+    code = tr.pipeline
+    lowest = int(code.min()) if n else 0
+    if lowest >= -1:
+        pidx = table[code]  # -1 (not named) picks the final -1
     else:
-        s_ok = rest & (stage < max_stage)
-        got = np.full(n, -1, dtype=np.int64)
-        got[s_ok] = place[wsafe[s_ok], stage[s_ok]]
-        pidx[rest] = got[rest]
-        why[rest & (got == -2)] = _AMBIGUOUS
-        why[rest & (got == -1)] = _NOT_PLACED
-        pidx[pidx < -1] = -1
+        pidx = np.where(code >= 0, table[np.where(code >= 0, code, len(names))], -1)
+    why = np.zeros(n, dtype=np.int64)  # _OK
+    if np.any(table[:-1] < 0):
+        why[(code >= 0) & (pidx < 0)] = _NO_PIPE
+    stage = tr.stage
+    worker = tr.worker
+    all_in = not n or (int(worker.min()) >= 0 and int(worker.max()) < D)
+    in_range = np.ones(n, dtype=bool) if all_in else (worker >= 0) & (worker < D)
+    if not all_in:
+        why[~in_range & (why == _OK)] = _WORKER_RANGE
+    max_stage = max(p.num_stages for p in pipes)
+    if lowest < 0:  # events that do not name their pipeline
+        # placement table: (worker, stage) -> pipeline, -2 when several pipelines place it there
+        place = np.full((D, max_stage), -1, dtype=np.int64)
+        only = np.full(D, -1, dtype=np.int64)  # the one (pipeline*max_stage+stage) on a worker
+        holders = np.zeros(D, dtype=np.int64)
+        for k, p in enumerate(pipes):
+            for s, w in enumerate(p.placement):
+                place[w, s] = k if place[w, s] == -1 else -2
+                holders[w] += 1
+                only[w] = k * max_stage + s
+        unnamed = (code < 0) & (why == _OK)
+        label = unnamed & (stage < 0)
+        wsafe = np.where(in_range, worker, 0)
+        if np.any(label):
+            stage = stage.copy()
+            single = holders[wsafe] == 1
+            ok = label & single
+            pidx[ok] = only[wsafe[ok]] // max_stage
+            stage[ok] = only[wsafe[ok]] % max_stage
+            why[label & ~single] = _NO_STAGE_LABEL
+        rest = unnamed & ~label
+        if len(pipes) == 1:
+            pidx[rest] = 0
+        else:
+            s_ok = rest & (stage < max_stage)
+            got = np.full(n, -1, dtype=np.int64)
+            got[s_ok] = place[wsafe[s_ok], stage[s_ok]]
+            pidx[rest] = got[rest]
+            why[rest & (got == -2)] = _AMBIGUOUS
+            why[rest & (got == -1)] = _NOT_PLACED
+            pidx[pidx < -1] = -1
     nst = np.array([p.num_stages for p in pipes] + [0], dtype=np.int64)
     nmb = np.array([p.microbatches for p in pipes] + [0], dtype=np.int64)
+    uniform = len(set(nst[:-1].tolist())) == 1 and len(set(nmb[:-1].tolist())) == 1
+    resolved = not n or int(pidx.min()) >= 0
+    if uniform and resolved:  # one stage count and micro-batch count for every event
+        stage_cap, mb_cap = int(nst[0]), int(nmb[0])
+        if int(stage.min()) < 0 or int(stage.max()) >= stage_cap:
+            bad_stage = (why == _OK) & ((stage < 0) | (stage >= stage_cap))
+            why[bad_stage] = _STAGE_RANGE
+        mb = tr.microbatch
+        if int(mb.min()) < 0 or int(mb.max()) >= mb_cap:
+            bad_mb = (why == _OK) & (tr.kind < FIRST_STAGE_ACTION) & ((mb < 0) | (mb >= mb_cap))
+            why[bad_mb] = _MB_RANGE
+        return pidx, stage, why
     psafe = np.where(pidx >= 0, pidx, len(pipes))
     good = why == _OK
     bad_stage = good & ((stage < 0) | (stage >= nst[psafe]))
@@ -157,37 +182,41 @@ def _resolve(ctx: _Ctx) -> tuple[IntArray, IntArray, IntArray]:
     return pidx, stage, why
 
 
-def _steps(ctx: _Ctx, keep: BoolArray, compute_key: IntArray, matched: BoolArray,
-           other_key: IntArray) -> tuple[IntArray, list[str]]:
-    """Step index of every kept event, and the step labels."""
+def _steps(ctx: _Ctx, keep: BoolArray, ci: IntArray, row: IntArray, matched: BoolArray,
+           pidx: IntArray, stage: IntArray) -> tuple[IntArray, list[str]]:
+    """Step index of every kept event, and the step labels (``ci``, ``row``, ``matched``:
+    the compute events, their scheduled rows and whether they match)."""
     tr = ctx.trace
     n = len(tr)
-    step = np.full(n, -1, dtype=np.int64)
     if tr.marked:
+        step = np.full(n, -1, dtype=np.int64)
         nums = np.unique(tr.step[keep])
         step[keep] = np.searchsorted(nums, tr.step[keep])
         return step, [tr.step_label.format(int(x)) for x in nums.tolist()]
-    idx = np.nonzero(keep)[0]
-    if not len(idx):
-        return step, []
-    if np.any(matched) and int(np.bincount(compute_key[matched]).max()) == 1:
-        step[idx] = 0  # every scheduled op ran at most once: a single step
-        return step, ["step 1"]
+    if not np.any(keep):
+        return np.full(n, -1, dtype=np.int64), []
+    if np.any(matched) and int(np.bincount(row[matched]).max()) == 1:
+        # every scheduled op ran at most once: a single step
+        return keep.astype(np.int64) - 1, ["step 1"]
+    step = np.full(n, -1, dtype=np.int64)
+    idx = np.flatnonzero(keep)
     # occurrence rank of each event among events with the same key (time order)
-    key = np.where(matched, compute_key, other_key)
-    order = idx[np.lexsort((tr.start[idx], key[idx]))]
+    key = _other_key(tr, pidx, stage)
+    key[ci[matched]] = row[matched]
+    good = np.zeros(n, dtype=bool)
+    good[ci[matched]] = True
+    good &= keep
+    order = idx[lex_order([tr.start[idx], key[idx]])]
     ks = key[order]
-    newgrp = np.ones(len(order), dtype=bool)
-    newgrp[1:] = ks[1:] != ks[:-1]
-    gstart = np.nonzero(newgrp)[0]
+    rank_sorted = group_rank(ks)
+    newgrp = rank_sorted == 0
+    gstart = np.flatnonzero(newgrp)
     gid = np.cumsum(newgrp) - 1
-    rank_sorted = np.arange(len(order)) - gstart[gid]
     counts_sorted = np.diff(np.append(gstart, len(order)))[gid]
     rank = np.empty(n, dtype=np.int64)
     rank[order] = rank_sorted
     count = np.zeros(n, dtype=np.int64)
     count[order] = counts_sorted
-    good = keep & matched
     K_steps = int(np.argmax(np.bincount(count[good]))) if np.any(good) else int(count[keep].max())
     K_steps = max(K_steps, 1)
     well = good & (count == K_steps)
@@ -197,7 +226,7 @@ def _steps(ctx: _Ctx, keep: BoolArray, compute_key: IntArray, matched: BoolArray
     # the nearer step
     first = np.full((D, K_steps), np.inf)
     last = np.full((D, K_steps), -np.inf)
-    wsel = np.nonzero(well)[0]
+    wsel = np.flatnonzero(well)
     np.minimum.at(first, (tr.worker[wsel], rank[wsel]), tr.start[wsel])
     np.maximum.at(last, (tr.worker[wsel], rank[wsel]), tr.end[wsel])
     gfirst = first.min(axis=0)
@@ -217,6 +246,20 @@ def _steps(ctx: _Ctx, keep: BoolArray, compute_key: IntArray, matched: BoolArray
     pos = np.searchsorted(flat, tr.start[idx] + w * span, side="right") - 1
     step[idx] = np.clip(pos - w * K_steps, 0, K_steps - 1)
     return step, [f"step {k + 1}" for k in range(K_steps)]
+
+
+def _extrema(group: IntArray, size: int, low: FloatArray, high: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Per group ``0..size-1``: the minimum of ``low`` and the maximum of ``high``
+    (inf / -inf for an empty group)."""
+    lo = np.full(size, np.inf)
+    hi = np.full(size, -np.inf)
+    if size == 1:
+        if len(group):
+            lo[0], hi[0] = low.min(), high.max()
+        return lo, hi
+    np.minimum.at(lo, group, low)
+    np.maximum.at(hi, group, high)
+    return lo, hi
 
 
 def check_trace(
@@ -243,38 +286,52 @@ def check_trace(
     pipes = schedule.pipelines
     pidx, stage, why = _resolve(ctx)
     kind = tr.kind
-    is_compute = kind < NUM_COMPUTE
-    keep = tr.step != OUTSIDE_STEP
-    ignored = int(np.count_nonzero(~keep))
+    all_kept = not n or int(tr.step.min()) > OUTSIDE_STEP
+    keep = np.ones(n, dtype=bool) if all_kept else tr.step != OUTSIDE_STEP
+    ignored = 0 if all_kept else int(np.count_nonzero(~keep))
 
-    # dense ids and scheduled rows of compute events
+    # the compute events, as sub-arrays (c.ev: their event indices)
+    c = _Compute.of(tr, kind < NUM_COMPUTE)
+    c_keep = keep[c.ev]
+    valid = why[c.ev] == _OK
+    all_valid = bool(valid.all())
     nmb = np.array([p.microbatches for p in pipes] + [0], dtype=np.int64)
-    psafe = np.where(pidx >= 0, pidx, len(pipes))
-    base = np.append(index.base, 0)
-    valid = is_compute & (why == _OK)
-    dense = np.where(valid, base[psafe] + (np.maximum(stage, 0) * nmb[psafe] + tr.microbatch) * 4 + kind, -1)
+    c_stage = stage[c.ev]
+    if len(pipes) == 1:  # every valid event is of pipeline 0
+        dense = (np.maximum(c_stage, 0) * int(nmb[0]) + c.microbatch) * 4 + c.kind
+    else:
+        c_p = pidx[c.ev]
+        psafe = np.where(c_p >= 0, c_p, len(pipes))
+        base = np.append(index.base, 0)
+        dense = base[psafe] + (np.maximum(c_stage, 0) * nmb[psafe] + c.microbatch) * 4 + c.kind
     n_ops = len(index.ops)
     row_of_id = np.full(index.total_ids + 1, -1, dtype=np.int64)
-    valid_rows = np.nonzero(index.op_id >= 0)[0]
+    valid_rows = np.flatnonzero(index.op_id >= 0)
     row_of_id[index.op_id[valid_rows[::-1]]] = valid_rows[::-1]
-    row = np.where(valid, row_of_id[np.where(valid, dense, index.total_ids)], -1)
-    sched_worker = np.where(row >= 0, index.op_worker[np.maximum(row, 0)] if n_ops else 0, -1)
-    why[valid & (row < 0)] = _NOT_IN_SCHEDULE
-    wrong = valid & (row >= 0) & (sched_worker != tr.worker)
-    why[wrong] = _WRONG_WORKER
-    matched = valid & (row >= 0) & ~wrong & keep
+    row = row_of_id[dense if all_valid else np.where(valid, dense, index.total_ids)]
+    placed = row >= 0
+    if not n_ops:
+        sched_worker = np.full(len(row), -1, dtype=np.int64)
+    elif placed.all():
+        sched_worker = index.op_worker[row]
+    else:
+        sched_worker = np.where(placed, index.op_worker[np.maximum(row, 0)], -1)
+    why[c.ev[valid & ~placed]] = _NOT_IN_SCHEDULE
+    wrong = valid & placed & (sched_worker != c.worker)
+    why[c.ev[wrong]] = _WRONG_WORKER
+    matched = valid & placed & ~wrong & c_keep
 
     # step segmentation
-    other_key = _other_key(tr, pidx, stage)
-    step, labels = _steps(ctx, keep, row, matched, other_key)
+    step, labels = _steps(ctx, keep, c.ev, row, matched, pidx, stage)
     n_steps = len(labels)
     if not np.any(matched):
         raise ScheduleFormatError(
             tr.sources[0] if tr.sources else "<trace>", None,
             f"nothing in the trace matches the schedule {schedule.name or schedule.source or ''}".rstrip()
-            + f": none of its {int(np.count_nonzero(is_compute & keep))} compute actions is a scheduled "
+            + f": none of its {int(np.count_nonzero(c_keep))} compute actions is a scheduled "
             "op on its worker (wrong schedule, or a trace of another job?)",
         )
+    c_step = step[c.ev]
 
     found: list[list[tuple[int, float, Violation]]] = [[] for _ in range(max(n_steps, 1))]
     per_step: dict[tuple[int, ViolationKind], int] = {}
@@ -289,64 +346,75 @@ def check_trace(
         found[k].append((_ORDER_OF_KIND[v.kind], t, v))
 
     # ---------------------------------------------------------------- completeness
-    cell = step * max(n_ops, 1) + np.maximum(row, 0)
-    mcell = cell[matched]
+    cell = c_step * max(n_ops, 1) + np.maximum(row, 0)
+    all_matched = bool(matched.all())
+    mcell = cell if all_matched else cell[matched]
     cnt = np.bincount(mcell, minlength=n_steps * n_ops) if n_ops else np.zeros(0, np.int64)
-    once = matched & (cnt[np.where(matched, cell, 0)] == 1) if n_ops else matched
-    step_has = np.bincount(step[matched], minlength=n_steps) > 0
-    executed_per_step = np.bincount(np.nonzero(cnt.reshape(n_steps, n_ops) > 0)[0], minlength=n_steps) \
-        if n_ops else np.zeros(n_steps, np.int64)
-    missing = np.nonzero((cnt.reshape(n_steps, n_ops) == 0) & step_has[:, None])
-    for k, r in zip(missing[0].tolist(), missing[1].tolist()):
-        if not room(k, K.NOT_EXECUTED):
-            continue
-        op = index.ops[r]
-        w, i = int(index.op_worker[r]), int(index.op_pos[r])
-        add(k, Violation(K.NOT_EXECUTED, f"{labels[k]}: {op} (worker {w}, position {i}) was not executed",
-                         (op,), (w,), positions=((w, i),)), -1.0)
-    _unscheduled(ctx, room, add, step, labels, keep & is_compute, why, pidx, stage, row, sched_worker,
-                 cnt, cell,
-                 matched, dense)
+    if not n_ops:
+        once = matched
+    elif all_matched:
+        once = cnt[cell] == 1
+    else:
+        once = matched & (cnt[np.where(matched, cell, 0)] == 1)
+    step_has = np.bincount(c_step if all_matched else c_step[matched], minlength=n_steps) > 0
+    ran = cnt.reshape(n_steps, n_ops) > 0
+    executed_per_step = ran.sum(axis=1) if n_ops else np.zeros(n_steps, np.int64)
+    if not (ran | ~step_has[:, None]).all():
+        missing = np.nonzero(~ran & step_has[:, None])
+        for k, r in zip(missing[0].tolist(), missing[1].tolist()):
+            if not room(k, K.NOT_EXECUTED):
+                continue
+            op = index.ops[r]
+            w, i = int(index.op_worker[r]), int(index.op_pos[r])
+            add(k, Violation(K.NOT_EXECUTED, f"{labels[k]}: {op} (worker {w}, position {i}) was not executed",
+                             (op,), (w,), positions=((w, i),)), -1.0)
+    _unscheduled(ctx, room, add, step, labels, c, c_keep & ~matched, why, pidx, stage, row, sched_worker,
+                 cnt, cell, matched)
 
     # per (step, unit) times of the ops that ran once
     n_units = index.num_units
-    ready = tr.ready
-    cstart = np.where(np.isnan(ready), tr.start, np.minimum(np.maximum(tr.start, ready), tr.end))
-    g = np.nonzero(once)[0]
-    ucell = step[g] * n_units + index.op_unit[row[g]]
+    g = np.flatnonzero(once)
+    ucell = c_step[g] * n_units + index.op_unit[row[g]]
     u_cstart = np.full(n_steps * n_units, np.nan)
     u_end = np.full(n_steps * n_units, np.nan)
     u_ev = np.full(n_steps * n_units, -1, dtype=np.int64)
-    u_cstart[ucell] = np.inf
-    u_end[ucell] = -np.inf
-    np.minimum.at(u_cstart, ucell, cstart[g])
-    np.maximum.at(u_end, ucell, tr.end[g])
-    u_ev[ucell[::-1]] = g[::-1]
+    if n_units == n_ops:  # one op per unit: the cells of ops that ran once are distinct
+        u_cstart[ucell] = c.cstart[g]
+        u_end[ucell] = c.end[g]
+        u_ev[ucell] = c.ev[g]
+    else:
+        u_cstart[ucell] = np.inf
+        u_end[ucell] = -np.inf
+        np.minimum.at(u_cstart, ucell, c.cstart[g])
+        np.maximum.at(u_end, ucell, c.end[g])
+        u_ev[ucell[::-1]] = c.ev[g[::-1]]
 
-    _order(ctx, room, add, g, step, row, labels)
+    _order(ctx, room, add, c, g, c_step, row, labels)
     _dependencies(ctx, room, add, n_steps, u_cstart, u_end, u_ev, labels)
-    _overlap(ctx, room, add, keep & is_compute, step, labels)
-    comm = keep & (kind >= SEND_F) & (kind <= RECV_B) & (why == _OK)
+    _overlap(ctx, room, add, c, c_keep, step, labels)
+    comm = (kind >= SEND_F) & (kind <= RECV_B) & (why == _OK)
+    if not all_kept:
+        comm &= keep
     _messages(ctx, room, add, comm, step, pidx, stage, labels)
 
     # ------------------------------------------------------------------- metrics
-    step_metrics = _measured(ctx, keep & is_compute, step, n_steps, cstart, step_has)
+    step_metrics = _measured(ctx, c, c_keep, c_step, n_steps, step_has)
     violations: list[Violation] = []
     results: list[StepResult] = []
-    kept = np.nonzero(keep & (step >= 0))[0]
-    s_first = np.full(n_steps, np.inf)
-    s_last = np.full(n_steps, -np.inf)
-    np.minimum.at(s_first, step[kept], tr.start[kept])
-    np.maximum.at(s_last, step[kept], tr.end[kept])
+    if all_kept and n_steps == 1 and int(step.min()) >= 0:
+        s_first, s_last = _extrema(step, 1, tr.start, tr.end)
+    else:
+        kept = np.flatnonzero(keep & (step >= 0))
+        s_first, s_last = _extrema(step[kept], n_steps, tr.start[kept], tr.end[kept])
     counts: dict[str, int] = {}
-    for (_, kd), c in per_step.items():
-        counts[kd.value] = counts.get(kd.value, 0) + c
+    for (_, kd), cn in per_step.items():
+        counts[kd.value] = counts.get(kd.value, 0) + cn
     for k in range(n_steps):
         listed = [v for _, _, v in sorted(found[k], key=lambda x: (x[0], x[1]))]
         for kd in _ORDER_OF_KIND:
-            c = per_step.get((k, kd), 0)
-            if c > limit:
-                listed.append(Violation(kd, f"{labels[k]}: ... and {c - limit} more {kd.value} violations"))
+            cn = per_step.get((k, kd), 0)
+            if cn > limit:
+                listed.append(Violation(kd, f"{labels[k]}: ... and {cn - limit} more {kd.value} violations"))
         listed.sort(key=lambda v: _ORDER_OF_KIND[v.kind])
         violations.extend(listed)
         results.append(StepResult(
@@ -354,7 +422,7 @@ def check_trace(
             end=float(s_last[k]) if np.isfinite(s_last[k]) else 0.0, ops_expected=n_ops,
             ops_executed=int(executed_per_step[k]), violations=tuple(listed), metrics=step_metrics[k]))
     measured = _median_metrics([m for m in step_metrics if m is not None], schedule, index)
-    fitted = _fit(ctx, once, stage, cstart) if fit else None
+    fitted = _fit(c, once, c_stage) if fit else None
     predicted = None
     if fitted is not None:
         ex = execute(index, fitted)
@@ -373,6 +441,31 @@ def check_trace(
                        counts=tuple(sorted(counts.items())))
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Compute:
+    """The compute events (kinds F, B, I, W) of a trace as sub-arrays, in event order:
+    the checks of compute ops work on these rather than on every event."""
+
+    ev: IntArray
+    """Index of each in the trace."""
+    worker: IntArray
+    kind: IntArray
+    microbatch: IntArray
+    unit: IntArray
+    start: FloatArray
+    end: FloatArray
+    cstart: FloatArray
+    """When it started computing: ``min(max(start, ready), end)``, or ``start``."""
+
+    @classmethod
+    def of(cls, tr: TraceEvents, sel: BoolArray) -> _Compute:
+        ev = np.flatnonzero(sel)
+        start, end, ready = tr.start[ev], tr.end[ev], tr.ready[ev]
+        waits = ~np.isnan(ready)
+        cstart = np.where(waits, np.minimum(np.maximum(start, ready), end), start) if waits.any() else start
+        return cls(ev, tr.worker[ev], tr.kind[ev], tr.microbatch[ev], tr.unit[ev], start, end, cstart)
+
+
 def _other_key(tr: TraceEvents, pidx: IntArray, stage: IntArray) -> IntArray:
     """A key per event naming what it is (worker, pipeline, stage, micro-batch, kind),
     for the occurrence rank of events that match no scheduled op."""
@@ -389,13 +482,16 @@ Add = Callable[..., None]
 
 
 def _unscheduled(
-    ctx: _Ctx, room: Room, add: Add, step: IntArray, labels: list[str], sel: BoolArray,
+    ctx: _Ctx, room: Room, add: Add, step: IntArray, labels: list[str], c: _Compute, stray: BoolArray,
     why: IntArray, pidx: IntArray, stage: IntArray, row: IntArray, sched_worker: IntArray,
-    cnt: IntArray, cell: IntArray, matched: BoolArray, dense: IntArray,
+    cnt: IntArray, cell: IntArray, matched: BoolArray,
 ) -> None:
+    """Compute events that match no scheduled op (``stray``, over ``c``), and ops run
+    more than once in a step."""
     tr, sch, index = ctx.trace, ctx.schedule, ctx.index
     pipes = sch.pipelines
-    for i in np.nonzero(sel & ~matched)[0].tolist():
+    for j in np.flatnonzero(stray).tolist():
+        i = int(c.ev[j])
         k = int(step[i])
         if not room(k, K.UNSCHEDULED):
             continue
@@ -421,9 +517,9 @@ def _unscheduled(
         elif code == _MB_RANGE:
             reason = f"pipeline {pipes[p].name!r} has micro-batches 0..{pipes[p].microbatches - 1}"
         elif code == _WRONG_WORKER:
-            op = index.ops[int(row[i])]
+            op = index.ops[int(row[j])]
             add(k, Violation(K.UNSCHEDULED, f"{labels[k]}: {op} ran on worker {w} {at}, but the schedule "
-                             f"runs it on worker {int(sched_worker[i])}", (op,), (w, int(sched_worker[i])),
+                             f"runs it on worker {int(sched_worker[j])}", (op,), (w, int(sched_worker[j])),
                              (float(tr.start[i]),)), float(tr.start[i]))
             continue
         else:
@@ -434,18 +530,19 @@ def _unscheduled(
     # ops run more than once in a step
     if not len(cnt):
         return
-    dup_cells = np.nonzero(cnt > 1)[0]
+    dup_cells = np.flatnonzero(cnt > 1)
     if not len(dup_cells):
         return
     n_ops = len(index.ops)
-    ev = np.nonzero(matched & np.isin(cell, dup_cells))[0]
-    ev = ev[np.lexsort((tr.start[ev], cell[ev]))]
-    cells = cell[ev]
-    for c in dup_cells.tolist():
-        k, r = divmod(c, n_ops)
+    pos = np.flatnonzero(matched & np.isin(cell, dup_cells))
+    pos = pos[np.lexsort((c.start[pos], cell[pos]))]
+    ev = c.ev[pos]
+    cells = cell[pos]
+    for cl in dup_cells.tolist():
+        k, r = divmod(cl, n_ops)
         if not room(k, K.UNSCHEDULED):
             continue
-        lo, hi = np.searchsorted(cells, [c, c + 1])
+        lo, hi = np.searchsorted(cells, [cl, cl + 1])
         evs = ev[lo:hi]
         op = index.ops[r]
         w = int(index.op_worker[r])
@@ -456,16 +553,18 @@ def _unscheduled(
                          ((w, int(index.op_pos[r])),)), float(tr.start[evs[1]]))
 
 
-def _order(ctx: _Ctx, room: Room, add: Add, g: IntArray, step: IntArray, row: IntArray,
+def _order(ctx: _Ctx, room: Room, add: Add, c: _Compute, g: IntArray, c_step: IntArray, row: IntArray,
            labels: list[str]) -> None:
-    """Per (step, worker): the ops that ran once, in time order, must follow the program."""
+    """Per (step, worker): the ops that ran once (``g``, over ``c``), in time order, must
+    follow the program."""
     tr, index = ctx.trace, ctx.index
     if len(g) < 2:
         return
-    order = g[np.lexsort((g, tr.start[g], tr.worker[g], step[g]))]
+    gw = c.worker[g]
+    order = g[lex_order([c.start[g], gw, c_step[g]])]
     r = row[order]
-    grp = step[order] * (int(tr.worker.max()) + 1) + tr.worker[order]
-    down = np.nonzero((r[1:] < r[:-1]) & (grp[1:] == grp[:-1]))[0]
+    grp = c_step[order] * (int(gw.max()) + 1) + c.worker[order]
+    down = np.flatnonzero((r[1:] < r[:-1]) & (grp[1:] == grp[:-1]))
     if not len(down):
         return
     bounds = np.flatnonzero(np.diff(grp)) + 1
@@ -480,9 +579,9 @@ def _order(ctx: _Ctx, room: Room, add: Add, g: IntArray, step: IntArray, row: In
         lo, hi = int(starts[gi]), int(ends[gi])
         actual = r[lo:hi]
         expected = np.sort(actual)
-        d = int(np.nonzero(actual != expected)[0][0])
-        k = int(step[order[lo]])
-        w = int(tr.worker[order[lo]])
+        d = int(np.flatnonzero(actual != expected)[0])
+        k = int(c_step[order[lo]])
+        w = int(c.worker[order[lo]])
         if not room(k, K.ORDER_DIVERGENCE):
             continue
 
@@ -492,7 +591,7 @@ def _order(ctx: _Ctx, room: Room, add: Add, g: IntArray, step: IntArray, row: In
             items[at - a] = f"[{items[at - a]}]"
             return ("... " if a > 0 else "") + " ".join(items) + (" ..." if b < len(seq) else "")
 
-        ev = int(order[lo + d])
+        ev = int(c.ev[order[lo + d]])
         exp_op, got_op = index.ops[int(expected[d])], index.ops[int(actual[d])]
         add(k, Violation(
             K.ORDER_DIVERGENCE,
@@ -539,39 +638,39 @@ def _dependencies(ctx: _Ctx, room: Room, add: Add, n_steps: int, u_cstart: Float
         ), t_c)
 
 
-def _overlap(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray,
+def _overlap(ctx: _Ctx, room: Room, add: Add, c: _Compute, c_keep: BoolArray, step: IntArray,
              labels: list[str]) -> None:
     """No two compute units overlap on one worker (running maximum of end times)."""
     tr = ctx.trace
-    idx = np.nonzero(sel)[0]
+    idx = np.flatnonzero(c_keep)
     if len(idx) < 2:
         return
     # one event per overlapped unit
-    u = tr.unit[idx]
+    u = c.unit[idx]
     multi = u >= 0
     if np.any(multi):
         _, first = np.unique(u[multi], return_index=True)
         idx = np.concatenate([idx[~multi], idx[multi][first]])
-    w = tr.worker[idx]
-    order = idx[np.lexsort((tr.end[idx], tr.start[idx], w))]
-    w = tr.worker[order]
-    s, e = tr.start[order], tr.end[order]
+    w = c.worker[idx]
+    order = idx[lex_order([c.end[idx], c.start[idx], w])]
+    w = c.worker[order]
+    s, e = c.start[order], c.end[order]
     span = float(max(np.abs(e).max(), np.abs(s).max())) * 2 + 1.0
     shift = (w - w.min()) * span
     shifted = e + shift
     run_shifted = np.maximum.accumulate(shifted)
     run = run_shifted - shift
     same = w[1:] == w[:-1]
-    hit = np.nonzero(same & (s[1:] < run[:-1] - ctx.tol))[0] + 1
+    hit = np.flatnonzero(same & (s[1:] < run[:-1] - ctx.tol)) + 1
     for j in hit.tolist():
-        b = int(order[j])
+        b = int(c.ev[order[j]])
         k = int(step[b])
         if not room(k, K.COMPUTE_OVERLAP):
             continue
         a_pos = j - 1
         while a_pos > 0 and shifted[a_pos] != run_shifted[j - 1]:
             a_pos -= 1
-        a = int(order[a_pos])
+        a = int(c.ev[order[a_pos]])
         ww = int(w[j])
         add(k, Violation(
             K.COMPUTE_OVERLAP,
@@ -591,9 +690,13 @@ def _unit_label(tr: TraceEvents, i: int) -> str:
 
 def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, pidx: IntArray,
               stage: IntArray, labels: list[str]) -> None:
-    """FIFO pairing of sends and receives per channel, and the payload each carries."""
+    """FIFO pairing of sends and receives per channel, and the payload each carries.
+
+    One sort by (channel, direction, posting time) ranks the sends and the receives of
+    every channel; a second by (channel, message id or rank, direction) puts each
+    receive right after the send it pairs with."""
     tr, sch = ctx.trace, ctx.schedule
-    idx = np.nonzero(sel)[0]
+    idx = np.flatnonzero(sel)
     if not len(idx):
         return
     pipes = sch.pipelines
@@ -602,73 +705,74 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
     s = stage[idx]
     mb = tr.microbatch[idx]
     w = tr.worker[idx]
-    fwd = (kind == SEND_F) | (kind == RECV_F)
+    fwd = kind <= RECV_F  # SEND_F or RECV_F (kinds SEND_F..RECV_B only)
     send = (kind == SEND_F) | (kind == SEND_B)
     # the stage at the other end, and the boundary the tensor crosses (the sender's stage)
     other = np.where(fwd == send, s + 1, s - 1)
     sender_stage = np.where(send, s, other)
     nst = np.array([q.num_stages for q in pipes], dtype=np.int64)
-    ok = (other >= 0) & (other < nst[p])
-    flat = np.array([x for q in pipes for x in q.placement], dtype=np.int64)
-    offset = np.concatenate([[0], np.cumsum(nst)[:-1]]).astype(np.int64)
-    inferred = np.where(ok, flat[offset[p] + np.where(ok, other, 0)], -1)
-    peer = np.where(tr.peer[idx] >= 0, tr.peer[idx], inferred)
+    ok = (other >= 0) & (other < (nst[0] if len(pipes) == 1 else nst[p]))
+    peer = tr.peer[idx]
+    ask = peer < 0
+    if ask.any():  # infer the peer from the placement
+        flat = np.array([x for q in pipes for x in q.placement], dtype=np.int64)
+        offset = np.concatenate([[0], np.cumsum(nst)[:-1]]).astype(np.int64)
+        inferred = np.where(ok, flat[offset[p] + np.where(ok, other, 0)], -1)
+        peer = np.where(ask, inferred, peer)
     ok &= (peer >= 0) & (peer != w)
-    idx, kind, p, s, mb, w, fwd, send, peer, sender_stage = (
-        a[ok] for a in (idx, kind, p, s, mb, w, fwd, send, peer, sender_stage))
+    if not ok.all():
+        idx, kind, p, s, mb, w, fwd, send, peer, sender_stage = (
+            a[ok] for a in (idx, kind, p, s, mb, w, fwd, send, peer, sender_stage))
     if not len(idx):
         return
     src = np.where(send, w, peer)
     dst = np.where(send, peer, w)
     st = step[idx]
     D = int(max(src.max(), dst.max())) + 1
-    chan_pipe = p if len(pipes) > 1 else np.zeros_like(p)
-    chan = ((st * D + src) * D + dst) * len(pipes) + chan_pipe
+    chan = ((st * D + src) * D + dst) * len(pipes)
+    if len(pipes) > 1:
+        chan += p
     seq = tr.seq[idx]
     payload = ((p * (int(nst.max()) + 1) + sender_stage) * (int(mb.max()) + 1) + mb) * 2 + (~fwd)
     # pair by message id where both ends carry one, else by posting order
-    chans, chan_of = np.unique(chan, return_inverse=True)
-    by_seq = (np.bincount(chan_of, weights=(seq < 0), minlength=len(chans)) == 0)[chan_of]
-    pos = np.zeros(len(idx), dtype=np.int64)
-    by_time = np.argsort(tr.start[idx], kind="stable")
-    for is_send in (True, False):
-        m = by_time[send[by_time] == is_send]
-        o = m[np.argsort(chan[m], kind="stable")]  # by channel, then posting time
-        cs = chan[o]
-        new = np.ones(len(o), dtype=bool)
-        new[1:] = cs[1:] != cs[:-1]
-        gstart = np.nonzero(new)[0]
-        rank = np.arange(len(o)) - gstart[np.cumsum(new) - 1]
-        pos[o] = rank
-        if not is_send:
-            # with message ids, receives must complete in FIFO (id) order
-            sq = seq[o]
-            bad = np.nonzero(~new[1:] & by_seq[o][1:] & (sq[1:] < sq[:-1]))[0] + 1
-            for j in bad.tolist():
-                a, b = int(idx[o[j - 1]]), int(idx[o[j]])
-                k = int(st[o[j]])
-                if not room(k, K.MESSAGE_ORDER):
-                    continue
-                add(k, Violation(
-                    K.MESSAGE_ORDER,
-                    f"{labels[k]}: channel worker {int(src[o[j]])} -> worker {int(dst[o[j]])}: "
-                    f"{tr.label(b)} (message {int(seq[o[j]])}, {tr.where(b)}) was received after "
-                    f"{tr.label(a)} (message {int(seq[o[j - 1]])}): not first-in first-out",
-                    (), (int(src[o[j]]), int(dst[o[j]])), (float(tr.start[a]), float(tr.start[b]))),
-                    float(tr.start[b]))
-    key = np.where(by_seq, seq, pos)
-    pair_key = chan * (int(key.max()) + 1) + key
-    sends = np.nonzero(send)[0]
-    recvs = np.nonzero(~send)[0]
-    sk = pair_key[sends]
-    so = np.argsort(sk, kind="stable")
-    sk_sorted = sk[so]
-    where_s = np.searchsorted(sk_sorted, pair_key[recvs])
-    clipped = np.minimum(where_s, len(sk_sorted) - 1)
-    found = (where_s < len(sk_sorted)) & (sk_sorted[clipped] == pair_key[recvs])
-    partner = np.where(found, sends[so[np.minimum(where_s, len(sk_sorted) - 1)]], -1)
+    no_id = seq < 0
+    if not no_id.any():
+        by_seq = np.ones(len(idx), dtype=bool)
+    elif no_id.all():
+        by_seq = np.zeros(len(idx), dtype=bool)
+    elif int(chan.max()) < 4 * len(idx) + 4096:
+        by_seq = np.bincount(chan[no_id], minlength=int(chan.max()) + 1)[chan] == 0
+    else:
+        chans, chan_of = np.unique(chan, return_inverse=True)
+        by_seq = (np.bincount(chan_of[no_id], minlength=len(chans)) == 0)[chan_of]
+    # sends, then receives, of each channel in posting order: ranks and FIFO receipt
+    lane = chan * 2 + ~send
+    o = lex_order([tr.start[idx], lane])
+    lanes = lane[o]
+    rank = group_rank(lanes)
+    pos = np.empty(len(idx), dtype=np.int64)
+    pos[o] = rank
+    sq = seq[o]
+    # with message ids, receives must complete in FIFO (id) order
+    late = (rank[1:] > 0) & (lanes[1:] % 2 == 1) & by_seq[o][1:] & (sq[1:] < sq[:-1])
+    for j in (np.flatnonzero(late) + 1).tolist():
+        a, b = int(idx[o[j - 1]]), int(idx[o[j]])
+        k = int(st[o[j]])
+        if not room(k, K.MESSAGE_ORDER):
+            continue
+        add(k, Violation(
+            K.MESSAGE_ORDER,
+            f"{labels[k]}: channel worker {int(src[o[j]])} -> worker {int(dst[o[j]])}: "
+            f"{tr.label(b)} (message {int(seq[o[j]])}, {tr.where(b)}) was received after "
+            f"{tr.label(a)} (message {int(seq[o[j - 1]])}): not first-in first-out",
+            (), (int(src[o[j]]), int(dst[o[j]])), (float(tr.start[a]), float(tr.start[b]))),
+            float(tr.start[b]))
+    partner = _partners(chan, np.where(by_seq, seq, pos), send)
+    sends = np.flatnonzero(send)
+    recvs = np.flatnonzero(~send)
+    partner = partner[recvs]
     used = np.zeros(len(idx), dtype=bool)
-    used[partner[found]] = True
+    used[partner[partner >= 0]] = True
 
     def name(j: int) -> str:
         return f"{tr.label(int(idx[j]))} ({tr.where(int(idx[j]))})"
@@ -710,19 +814,52 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
             float(tr.start[idx[s_j]]))
 
 
-def _measured(ctx: _Ctx, sel: BoolArray, step: IntArray, n_steps: int, cstart: FloatArray,
+def _partners(chan: IntArray, key: IntArray, send: BoolArray) -> IntArray:
+    """For every receive, the first send (lowest position) of its channel with the same
+    key (message id or rank), -1 when there is none; -1 for the sends."""
+    n = len(chan)
+    pair_key = chan * (int(key.max()) + 1) + key
+    top = int(pair_key.max()) * 2 + 2
+    if send.any() and top * max(n, 1) * 2 < 1 << 62:
+        # sorted by (pair key, receive after send, position): a receive's partner is
+        # the head of its pair key's run when that head is a send
+        o = pack_sort(pair_key * 2 + ~send)
+        head = np.arange(n, dtype=np.int64) - group_rank(pair_key[o])
+        first = o[head]
+        partner = np.empty(n, dtype=np.int64)
+        partner[o] = np.where(send[first], first, -1)
+        partner[send] = -1
+        return partner
+    sends = np.flatnonzero(send)
+    recvs = np.flatnonzero(~send)
+    sk = pair_key[sends]
+    so = np.argsort(sk, kind="stable")
+    sk_sorted = sk[so]
+    where_s = np.searchsorted(sk_sorted, pair_key[recvs])
+    clipped = np.minimum(where_s, len(sk_sorted) - 1)
+    found = (where_s < len(sk_sorted)) & (sk_sorted[clipped] == pair_key[recvs])
+    partner = np.full(n, -1, dtype=np.int64)
+    partner[recvs] = np.where(found, sends[so[clipped]], -1)
+    return partner
+
+
+def _measured(ctx: _Ctx, c: _Compute, c_keep: BoolArray, c_step: IntArray, n_steps: int,
               step_has: BoolArray) -> list[Metrics | None]:
     """Makespan, busy (union of compute intervals) and idle time per worker, per step."""
-    tr, sch, index = ctx.trace, ctx.schedule, ctx.index
+    sch, index = ctx.schedule, ctx.index
     D = sch.num_workers
-    idx = np.nonzero(sel & (tr.worker >= 0) & (tr.worker < D))[0]
+    inside = c_keep & (c.worker >= 0) & (c.worker < D)
     out: list[Metrics | None] = [None] * n_steps
-    if not len(idx):
+    if inside.all():
+        st, w, cs, e, start = c_step, c.worker, c.cstart, c.end, c.start
+    else:
+        pos = np.flatnonzero(inside)
+        st, w, cs, e, start = c_step[pos], c.worker[pos], c.cstart[pos], c.end[pos], c.start[pos]
+    if not len(st):
         return out
-    st = step[idx]
-    w = tr.worker[idx]
-    cs, e = cstart[idx], tr.end[idx]
-    order = np.lexsort((cs, w, st))
+    first, last = _extrema(st, n_steps, start, e)
+    n_ev = np.bincount(st, minlength=n_steps)
+    order = lex_order([cs, w, st])
     st, w, cs, e = st[order], w[order], cs[order], e[order]
     grp = st * D + w
     span = float(np.abs(e).max()) * 2 + 1.0
@@ -732,11 +869,6 @@ def _measured(ctx: _Ctx, sel: BoolArray, step: IntArray, n_steps: int, cstart: F
     prev[np.concatenate([[True], grp[1:] != grp[:-1]])] = -np.inf
     covered = np.maximum(0.0, e - np.maximum(cs, prev))
     busy = np.bincount(grp, weights=covered, minlength=n_steps * D).reshape(n_steps, D)
-    first = np.full(n_steps, np.inf)
-    last = np.full(n_steps, -np.inf)
-    np.minimum.at(first, step[idx], tr.start[idx])
-    np.maximum.at(last, step[idx], tr.end[idx])
-    n_ev = np.bincount(step[idx], minlength=n_steps)
     peaks, _ = activation_profile(index, CostModel())
     for k in range(n_steps):
         if not step_has[k]:
@@ -767,23 +899,22 @@ def _median_metrics(ms: list[Metrics], schedule: Schedule, index: IndexedSchedul
         weights=ms[0].weights, num_ops=int(np.median([m.num_ops for m in ms])), timing="trace")
 
 
-def _fit(ctx: _Ctx, once: BoolArray, stage: IntArray, cstart: FloatArray) -> CostModel | None:
+def _fit(c: _Compute, once: BoolArray, c_stage: IntArray) -> CostModel | None:
     """Median compute duration per op kind, overall and per stage, as a cost model;
-    overlapped units give the ``overlap`` duration."""
-    tr = ctx.trace
-    single = once & (tr.unit < 0)
-    dur = tr.end - cstart
+    overlapped units give the ``overlap`` duration (``once``, ``c_stage``: over ``c``)."""
+    single = once & (c.unit < 0)
+    dur = c.end - c.cstart
     glob: dict[str, float] = {}
     per: dict[int, dict[str, float]] = {}
     for code in range(NUM_COMPUTE):
-        m = single & (tr.kind == code)
+        m = single & (c.kind == code)
         if not np.any(m):
             continue
         name = KINDS[code]
         glob[name] = float(np.median(dur[m]))
-        st = stage[m]
+        st = c_stage[m]
         d = dur[m]
-        o = np.argsort(st, kind="stable")
+        o = stable_order(st)
         st, d = st[o], d[o]
         cuts = np.flatnonzero(np.diff(st)) + 1
         for part_s, part_d in zip(np.split(st, cuts), np.split(d, cuts)):
@@ -791,11 +922,11 @@ def _fit(ctx: _Ctx, once: BoolArray, stage: IntArray, cstart: FloatArray) -> Cos
     if "F" not in glob:
         return None
     overlap = None
-    multi = once & (tr.unit >= 0)
+    multi = once & (c.unit >= 0)
     if np.any(multi):
-        _, first = np.unique(tr.unit[multi], return_index=True)
-        sel = np.nonzero(multi)[0][first]
-        overlap = float(np.median(tr.end[sel] - tr.start[sel]))
+        _, first = np.unique(c.unit[multi], return_index=True)
+        sel = np.flatnonzero(multi)[first]
+        overlap = float(np.median(c.end[sel] - c.start[sel]))
     split = "I" in glob or "W" in glob
     return CostModel(
         F=glob["F"], B=glob.get("B") if not split else None,

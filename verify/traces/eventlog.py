@@ -40,8 +40,7 @@ from __future__ import annotations
 
 import json
 import math
-import operator
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -53,10 +52,10 @@ from verify.traces.events import (
     FIRST_STAGE_ACTION,
     KIND_CODE,
     KINDS,
-    NO_STEP,
     EventBuilder,
     TraceEvents,
 )
+from verify.traces.scan import Scan, categories, numbers
 
 FORMAT_TAG = "chimera-verify-events"
 VERSION = 1
@@ -65,8 +64,8 @@ COLUMNS = ("worker", "pipeline", "stage", "microbatch", "kind", "start", "end",
 REQUIRED = ("worker", "stage", "kind", "start", "end")
 _CHUNK_BYTES = 1 << 23
 _INT_COLUMNS = ("worker", "stage", "microbatch", "peer", "seq", "step", "unit")
+_NUMERIC = (*_INT_COLUMNS, "start", "end", "ready")  # conversion order (first error wins)
 _MAX_INT = 1 << 40
-_COUNT_COMMAS = operator.methodcaller("count", ",")
 
 
 def _bad(source: str, line: int, reason: str) -> ScheduleFormatError:
@@ -145,11 +144,11 @@ def _columns_to_builder(
 ) -> None:
     n = len(lines)
     out: dict[str, npt.NDArray[Any]] = {}
-    for name in ("worker", "stage", "microbatch", "peer", "seq", "step", "unit", "start", "end", "ready"):
+    for name in _NUMERIC:
         if name in cols:
             out[name] = _convert(cols[name], name, lines, source, text=text)
         else:
-            out[name] = np.full(n, -1 if name in _INT_COLUMNS else math.nan)
+            out[name] = _missing(name, n)
     kinds = cols["kind"]
     code = np.fromiter((KIND_CODE.get(k, -1) if isinstance(k, str) else -1 for k in kinds), np.int64, n)
     bad = np.nonzero(code < 0)[0]
@@ -160,50 +159,71 @@ def _columns_to_builder(
     cache: dict[Any, int] = {}
     pipes = cols.get("pipeline")
     if pipes is None:
-        pcode = np.full(n, -1, np.int64)
+        pcode = np.broadcast_to(np.int64(-1), (n,))
     else:
         vals = np.empty(n, np.int64)
         for j, name in enumerate(pipes):
             c = cache.get(name)
             if c is None:
-                if name in ("", None):
-                    c = -1
-                elif not isinstance(name, str) or not _NAME_RE.match(name):
-                    raise _bad(source, int(lines[j]),
-                               f"column 'pipeline': expected a name like 'up', got {name!r}")
-                else:
-                    c = builder.pipeline_code(name)
-                cache[name] = c
+                c = cache[name] = _pipeline_code(name, builder, source, int(lines[j]))
             vals[j] = c
         pcode = vals
+    _emit(out, code, pcode, lines, source, src, builder, steps_given)
+
+
+def _missing(name: str, n: int) -> npt.NDArray[Any]:
+    """An absent optional column: -1 (integers) or NaN (a read-only view of one value)."""
+    return np.broadcast_to(np.int64(-1) if name in _INT_COLUMNS else np.float64(math.nan), (n,))
+
+
+def _pipeline_code(name: Any, builder: EventBuilder, source: str, line: int) -> int:
+    """Code of a pipeline column value (-1 for empty); a located error for a bad name."""
+    if name in ("", None):
+        return -1
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise _bad(source, line, f"column 'pipeline': expected a name like 'up', got {name!r}")
+    return builder.pipeline_code(name)
+
+
+def _emit(
+    out: dict[str, npt.NDArray[Any]], code: npt.NDArray[np.int64], pcode: npt.NDArray[np.int64],
+    lines: npt.NDArray[np.int64], source: str, src: int, builder: EventBuilder, steps_given: list[bool],
+) -> None:
+    """Check the converted columns of a block of rows and hand them to ``builder``."""
+    n = len(lines)
     worker, stage, mb = out["worker"], out["stage"], out["microbatch"]
     start, end = out["start"], out["end"]
     stage_action = code >= FIRST_STAGE_ACTION
-    checks: list[tuple[npt.NDArray[np.bool_], str]] = [
-        ((worker < 0) | (worker > _MAX_INT), "column 'worker': expected an integer >= 0"),
-        ((stage < 0) | (stage > _MAX_INT), "column 'stage': expected an integer >= 0"),
-        (~stage_action & ((mb < 0) | (mb > _MAX_INT)), "column 'microbatch': expected an integer >= 0"),
-        (stage_action & (mb != -1), "column 'microbatch': a stage action takes none"),
-        (~np.isfinite(start) | ~np.isfinite(end), "columns 'start', 'end': expected finite numbers"),
-        (end < start, "column 'end': the action ends before it starts"),
+    checks: list[tuple[Callable[[], npt.NDArray[np.bool_]], str]] = [
+        (lambda: (worker < 0) | (worker > _MAX_INT), "column 'worker': expected an integer >= 0"),
+        (lambda: (stage < 0) | (stage > _MAX_INT), "column 'stage': expected an integer >= 0"),
+        (lambda: ~stage_action & ((mb < 0) | (mb > _MAX_INT)),
+         "column 'microbatch': expected an integer >= 0"),
+        (lambda: stage_action & (mb != -1), "column 'microbatch': a stage action takes none"),
+        (lambda: ~(np.isfinite(start) & np.isfinite(end)), "columns 'start', 'end': expected finite numbers"),
+        (lambda: end < start, "column 'end': the action ends before it starts"),
     ]
     step = out["step"]
     for mask, reason in checks:
-        hit = np.nonzero(mask)[0]
-        if len(hit):
-            raise _bad(source, int(lines[int(hit[0])]), reason)
+        m = mask()
+        if m.any():
+            raise _bad(source, int(lines[int(np.argmax(m))]), reason)
     has_step = step != -1
     if len(has_step):
         if not steps_given:
             steps_given.append(bool(has_step[0]))
-        mixed = np.nonzero(has_step != steps_given[0])[0]
-        if len(mixed):
-            raise _bad(source, int(lines[int(mixed[0])]), "column 'step': give it on every row or on none")
+        mixed = has_step != steps_given[0]
+        if mixed.any():
+            raise _bad(source, int(lines[int(np.argmax(mixed))]),
+                       "column 'step': give it on every row or on none")
     if len(step) and np.any(step < -1):
         j = int(np.nonzero(step < -1)[0][0])
         raise _bad(source, int(lines[j]), "column 'step': expected an integer >= 0")
-    for w in np.unique(worker).tolist():
-        builder.claim_worker(int(w), source)
+    if n:
+        top = int(worker.max())
+        present = np.flatnonzero(np.bincount(worker)) if top < (1 << 20) else np.unique(worker)
+        for w in present.tolist():
+            builder.claim_worker(int(w), source)
     unit = out["unit"]
     if np.any(unit >= 0):  # unit ids are local to a worker of this file: make them global
         sel = unit >= 0
@@ -217,14 +237,36 @@ def _columns_to_builder(
     builder.extend({
         "worker": worker, "pipeline": pcode, "stage": stage, "microbatch": mb, "kind": code,
         "start": start, "end": end, "ready": out["ready"], "peer": out["peer"], "seq": out["seq"],
-        "step": np.where(step >= 0, step, NO_STEP), "unit": unit,
-        "source": np.full(n, src, np.int64), "location": lines,
+        "step": step,  # a step number or NO_STEP (-1): checked above
+        "unit": unit, "source": np.broadcast_to(np.int64(src), (n,)), "location": lines,
     })
 
 
+_NL, _CR, _HASH = 10, 13, 35
+# first bytes of a line that may make it blank (whitespace, possibly not ASCII) or a comment
+_MAYBE_SKIPPED = np.zeros(256, dtype=bool)
+_MAYBE_SKIPPED[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, ord("#")]] = True
+_MAYBE_SKIPPED[0x80:] = True
+
+
+def _line_skipped(s: str, builder: EventBuilder) -> bool:
+    """True for a blank or comment line (``s`` without its trailing ``\r``); a
+    ``# time_unit:`` comment sets the builder's time unit."""
+    if not s.strip():
+        return True
+    if s.startswith("#"):
+        key, _, val = s[1:].partition(":")
+        if key.strip() == "time_unit" and val.strip():
+            builder.time_unit = val.strip()
+        return True
+    return False
+
+
 def read_csv_log(stream: IO[str], source: str, builder: EventBuilder) -> None:
-    """Stream a CSV event log into ``builder`` (chunks of 8 MiB; fields split without
-    per-row lists, so a million rows take about a second)."""
+    """Stream a CSV event log into ``builder``, a chunk of 8 MiB at a time: each chunk's
+    fields are located and converted column by column with NumPy (:mod:`.scan`); values
+    in an unusual spelling, and malformed ones, go through Python's ``int`` / ``float``,
+    so the accepted syntax and every located error are those of a value-by-value read."""
     src = builder.add_source(source, "line")
     line_no = 0
     names: list[str] | None = None
@@ -245,61 +287,170 @@ def read_csv_log(stream: IO[str], source: str, builder: EventBuilder) -> None:
             text = text[: cut + 1]
         if not text:
             break
-        lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
+        block = text.encode("utf-8", "surrogatepass")
+        del text
+        if not block.endswith(b"\n"):
+            block += b"\n"
         first_line = line_no + 1
-        line_no += len(lines)
-        # comments, blank lines and the header are rare: handle them one by one
-        keep: list[int] | None = None
-        if names is None or any((not s or s[0] == "#" or s == "\r") for s in lines):
-            keep = []
-            for j, raw in enumerate(lines):
-                s = raw.rstrip("\r")
-                lines[j] = s
-                if not s.strip():
-                    continue
-                if s.startswith("#"):
-                    key, _, val = s[1:].partition(":")
-                    if key.strip() == "time_unit" and val.strip():
-                        builder.time_unit = val.strip()
-                    continue
-                if names is None:
-                    names = _header([p.strip() for p in s.split(",")], source, first_line + j)
-                    continue
-                keep.append(j)
-        if names is None:
-            continue
-        if keep is None:
-            body = lines
-            numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
-        else:
-            body = [lines[j] for j in keep]
-            numbers = np.array(keep, dtype=np.int64) + first_line
-        if not body:
-            continue
-        ncol = len(names)
-        if "\r" in text:
-            body = [s.rstrip("\r") for s in body]
-        counts = np.fromiter(map(_COUNT_COMMAS, body), np.int64, len(body))
-        wrong = np.nonzero(counts != ncol - 1)[0]
-        if len(wrong):
-            j = int(wrong[0])
-            raise _bad(source, int(numbers[j]),
-                       f"expected {ncol} fields as in the header, got {int(counts[j]) + 1}")
-        flat = ",".join(body).split(",")
-        cols = {name: flat[k::ncol] for k, name in enumerate(names)}
-        for k, name in enumerate(names):
-            if name in ("kind", "pipeline"):
-                cols[name] = [v.strip() for v in flat[k::ncol]]
-        _columns_to_builder(cols, numbers, source, src, builder, text=True, steps_given=steps_given)
-        rows += len(body)
+        names, body = _csv_body(block, first_line, names, source, builder)
+        line_no += block.count(b"\n")
+        if body is not None and names is not None:
+            scan, delims, numbers = body
+            ncol = len(names)
+            if not scan.well_formed(ncol, len(numbers), delims):
+                counts = scan.field_counts()
+                j = int(np.argmax(counts != ncol))
+                raise _bad(source, int(numbers[j]),
+                           f"expected {ncol} fields as in the header, got {int(counts[j])}")
+            _scan_to_builder(scan, delims, names, numbers, source, src, builder, steps_given)
+            rows += len(numbers)
         if not chunk:
             break
     if names is None:
         raise ScheduleFormatError(source, "line 1", "empty event log: no header line")
     if rows == 0:
         raise ScheduleFormatError(source, f"line {line_no + 1}", "empty event log: a header but no events")
+
+
+def _csv_body(
+    block: bytes, first_line: int, names: list[str] | None, source: str, builder: EventBuilder,
+) -> tuple[list[str] | None, tuple[Scan, npt.NDArray[np.int64], npt.NDArray[np.int64]] | None]:
+    """The header (once known) and the data lines of a chunk of whole lines: their scan,
+    delimiters and line numbers (None when the chunk holds no data line)."""
+    scan = Scan.of(block)
+    delims = scan.delimiters()
+    nl = delims[scan.bytes_[delims] == _NL]
+    nlines = len(nl)
+    starts = np.empty(nlines, np.int64)
+    starts[:1] = 0
+    starts[1:] = nl[:-1] + 1
+    lens = nl - starts
+    lead = scan.bytes_[starts]
+    skipped: list[int] = []
+
+    def line(j: int) -> str:
+        return block[int(starts[j]) : int(nl[j])].decode("utf-8", "surrogatepass").rstrip("\r")
+
+    # comments, blank lines and the header are rare: handle them one by one
+    if names is None or np.any((lens == 0) | (lead == _HASH) | ((lens == 1) & (lead == _CR))):
+        j = 0
+        while names is None and j < nlines:
+            s = line(j)
+            if not _line_skipped(s, builder):
+                names = _header([p.strip() for p in s.split(",")], source, first_line + j)
+            skipped.append(j)
+            j += 1
+        if names is None:
+            return None, None
+        for c in (np.flatnonzero(_MAYBE_SKIPPED[lead[j:]]) + j).tolist():
+            if _line_skipped(line(c), builder):
+                skipped.append(c)
+    if not skipped:
+        return names, (scan, delims, np.arange(first_line, first_line + nlines, dtype=np.int64))
+    kept = np.ones(nlines, dtype=bool)
+    kept[skipped] = False
+    if not kept.any():
+        return names, None
+    # the kept lines, in runs between skipped ones
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], kept, [False]]).astype(np.int8)))
+    body = b"".join(block[int(starts[a]) : int(nl[b - 1]) + 1]
+                    for a, b in zip(edges[::2].tolist(), edges[1::2].tolist()))
+    scan = Scan.of(body)
+    return names, (scan, scan.delimiters(), np.flatnonzero(kept) + first_line)
+
+
+def _scan_to_builder(
+    scan: Scan, delims: npt.NDArray[np.int64], names: list[str], lines: npt.NDArray[np.int64],
+    source: str, src: int, builder: EventBuilder, steps_given: list[bool],
+) -> None:
+    """Convert the fields of a block of well-formed CSV rows and hand them to ``builder``."""
+    n = len(lines)
+    ncol = len(names)
+    col = {name: k for k, name in enumerate(names)}
+    cr = b"\r" in scan.data
+
+    def column(k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        return scan.column(delims, ncol, k, strip_cr=cr and k == ncol - 1)
+
+    out: dict[str, npt.NDArray[Any]] = {}
+    for name in _NUMERIC:
+        k = col.get(name)
+        out[name] = _missing(name, n) if k is None else _scan_numbers(scan, name, *column(k), lines, source)
+    s, e = column(col["kind"])
+    code = _scan_categories(scan, s, e, lambda v, _row: KIND_CODE.get(v.strip(), -1))
+    bad = code < 0
+    if bad.any():
+        j = int(np.argmax(bad))
+        raise _bad(source, int(lines[j]),
+                   f"column 'kind': expected one of {', '.join(KINDS)}, got {scan.text(j, s, e).strip()!r}")
+    k_p = col.get("pipeline")
+    if k_p is None:
+        pcode = np.broadcast_to(np.int64(-1), (n,))
+    else:
+        s, e = column(k_p)
+        pcode = _scan_categories(
+            scan, s, e, lambda v, row: _pipeline_code(v.strip(), builder, source, int(lines[row])))
+    _emit(out, code, pcode, lines, source, src, builder, steps_given)
+
+
+def _scan_categories(
+    scan: Scan, s: npt.NDArray[np.int64], e: npt.NDArray[np.int64], decode: Callable[[str, int], int],
+) -> npt.NDArray[np.int64]:
+    """Codes of a column of names: ``decode(text, row)`` is called once per distinct
+    value, in order of first appearance, with the row where it first appears."""
+    groups = categories(scan, s, e)
+    if groups is not None:
+        first, inverse = groups
+        codes = np.array([decode(scan.text(r, s, e), r) for r in first.tolist()], dtype=np.int64)
+        return codes[inverse] if len(first) else np.zeros(0, np.int64)
+    cache: dict[str, int] = {}
+    out = np.empty(len(s), np.int64)
+    for j in range(len(s)):
+        v = scan.text(j, s, e)
+        c = cache.get(v)
+        if c is None:
+            c = cache[v] = decode(v, j)
+        out[j] = c
+    return out
+
+
+def _scan_numbers(
+    scan: Scan, name: str, s: npt.NDArray[np.int64], e: npt.NDArray[np.int64],
+    lines: npt.NDArray[np.int64], source: str,
+) -> npt.NDArray[Any]:
+    """One numeric column of scanned fields; a bad value is reported at its line.
+    Empty optional values become -1 (NaN for ``ready``)."""
+    is_int = name in _INT_COLUMNS
+    required = name in REQUIRED
+    empty = s == e
+    if not required and empty.all():
+        return _missing(name, len(s))
+    values, fast = numbers(scan.words, s, e, integer=is_int)
+    bad = len(s)
+    if required and empty.any():
+        bad = int(np.argmax(empty))
+    slow = np.flatnonzero(~fast & ~empty)
+    slow = slow[slow < bad]
+    if len(slow):
+        convert = int if is_int else float
+        got: list[float] = []
+        for j in slow.tolist():
+            try:
+                got.append(convert(scan.text(j, s, e)))
+            except ValueError:
+                bad = j
+                slow = slow[: len(got)]
+                break
+        if bad == len(s):
+            values[slow] = np.array(got, dtype=values.dtype)
+    if bad < len(s):
+        v = scan.text(bad, s, e)
+        shown = "nothing" if v == "" else repr(v)
+        raise _bad(source, int(lines[bad]),
+                   f"column {name!r}: expected {'an integer' if is_int else 'a number'}, got {shown}")
+    if not required and empty.any():
+        values[empty] = -1 if is_int else math.nan
+    return values
 
 
 def read_jsonl_log(stream: IO[str], source: str, builder: EventBuilder) -> None:

@@ -244,13 +244,14 @@ class EventBuilder:
         cols: dict[str, npt.NDArray[Any]] = {}
         for name, dt in _COLUMNS:
             parts = [c[name] for c in self._chunks]
+            # a fresh array (concatenate copies), so the shift below may work in place
             cols[name] = np.concatenate(parts).astype(dt, copy=False) if parts else np.zeros(0, dt)
-        start = cols["start"].astype(np.float64)
+        start = cols["start"]
         if len(start):
             t0 = float(start.min())
-            start = start - t0
-            cols["end"] = cols["end"] - t0
-            cols["ready"] = cols["ready"] - t0
+            start -= t0
+            cols["end"] -= t0
+            cols["ready"] -= t0
         names = [""] * len(self._pipes)
         for name, code in self._pipes.items():
             names[code] = name
