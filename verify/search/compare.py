@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from verify.core.actions import Action, Op, OpKind, Overlap
+from verify.core.costs import scaled_costs, work_scale
 from verify.core.results import Metrics
 from verify.core.schedule import Pipeline, Schedule
 from verify.generators import families, generate
@@ -121,6 +122,8 @@ def evaluate_families(
     D, N = problem.num_workers, problem.num_microbatches
     results: list[FamilyResult] = []
     candidates: list[Candidate] = []
+    stages = max(p.num_stages for p in problem.pipelines)
+    own_scale = D * N / (stages * sum(p.microbatches for p in problem.pipelines))
     for fam in families():
         try:
             generated = generate(fam.name, D, N)
@@ -129,7 +132,13 @@ def evaluate_families(
         if generated.num_workers != D:
             continue
         schedule, variant = adapt(problem, generated)
-        m = simulate_metrics(schedule, problem.costs)
+        costs = problem.costs
+        k = work_scale(schedule) / own_scale
+        if k != 1 and not costs.per_stage:
+            # other chunking or half micro-batches: the same work for the whole model and batch
+            costs = scaled_costs(costs, k)
+            variant = ", ".join(x for x in (variant, "costs rescaled per chunk") if x)
+        m = simulate_metrics(schedule, costs)
         if m is None:  # a family that deadlocks here is not a comparison point
             continue
         listed = [op for _, _, op in schedule.ops()]

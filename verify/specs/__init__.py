@@ -14,10 +14,11 @@ verifier and compares every claim; formulas are read by the safe parser of
   cost normalisation used by ``chimera-verify compare``.
 """
 
+from verify.core.costs import normalized_costs, work_scale
 from verify.specs.checker import check_instance, check_spec, instances
 from verify.specs.loader import collect_specs, is_spec_file, load_spec, loads_spec
 from verify.specs.model import Case, Claim, Formula, Instance, Mode, PropertyClaim, Spec
-from verify.specs.quantities import measure, normalized_costs, p2p_messages, work_scale
+from verify.specs.quantities import measure, p2p_messages
 
 __all__ = [
     "Case",

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from verify.checks import check
-from verify.core.costs import UNIT_COSTS, CostModel
+from verify.core.costs import UNIT_COSTS, CostModel, normalized_costs
 from verify.errors import ParameterError
 from verify.generators import families as all_families
 from verify.generators import generate
-from verify.specs.quantities import normalized_costs, p2p_messages
+from verify.specs.quantities import p2p_messages
 
 ORDER = (
     "gpipe", "1f1b", "interleaved-1f1b", "looped-bfs", "zb-h1", "zb-h2", "zb-v",

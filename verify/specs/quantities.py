@@ -20,13 +20,9 @@ size / number of workers), ``stage_replicas``. Scalars: ``makespan``, ``bubble_r
 
 from __future__ import annotations
 
-import dataclasses
-
 from verify.core.actions import OpKind
-from verify.core.costs import CostModel
 from verify.core.results import Metrics
 from verify.core.schedule import Schedule
-from verify.errors import ParameterError
 
 PER_WORKER = ("idle", "busy", "peak_activations", "weights", "stage_replicas")
 SCALAR = ("makespan", "bubble_ratio", "total_activations", "p2p_messages", "num_ops")
@@ -85,48 +81,3 @@ def measure(name: str, schedule: Schedule, metrics: Metrics) -> float | tuple[fl
     raise KeyError(name)
 
 
-def work_scale(schedule: Schedule) -> float:
-    """Factor that turns costs given per ``1/D`` of the model and per micro-batch into
-    costs per op of ``schedule``: ``D * N / (S * M)`` with ``S`` the stages of a pipeline
-    and ``M`` the micro-batches the pipelines count (``2N`` when ops are on half
-    micro-batches). 1 for one-stage-per-worker families; ``1/v`` for ``v`` chunks per
-    worker; ``1/2`` for ``chimera-bh``.
-
-    >>> from verify.generators import generate
-    >>> work_scale(generate("interleaved-1f1b", 4, 8, v=2)), work_scale(generate("chimera-bh", 4, 4))
-    (0.5, 0.5)
-    """
-    D = schedule.num_workers
-    N = schedule.param("N")
-    M = schedule.num_microbatches
-    n = N if isinstance(N, int) and N > 0 else M
-    stages = max(p.num_stages for p in schedule.pipelines)
-    return (D * n) / (stages * M) if M else 1.0
-
-
-def normalized_costs(schedule: Schedule, costs: CostModel) -> CostModel:
-    """``costs`` (per ``1/D`` of the model, per micro-batch) rescaled to the ops of
-    ``schedule`` by :func:`work_scale`: durations, overlap and activation memory scale,
-    latency does not. Makes families with chunks or half micro-batches comparable: the
-    whole model on the whole batch always costs the same work.
-
-    >>> from verify.generators import generate
-    >>> normalized_costs(generate("zb-v", 4, 8), CostModel(F=1, B=2)).describe()
-    'F=0.5,B=1,activation=0.5'
-    """
-    k = work_scale(schedule)
-    if k == 1:
-        return costs
-    if costs.per_stage:
-        raise ParameterError(
-            f"{schedule.name}: per-stage costs cannot be rescaled to its "
-            f"{max(p.num_stages for p in schedule.pipelines)} stages"
-        )
-
-    def sc(x: float | None) -> float | None:
-        return None if x is None else x * k
-
-    return dataclasses.replace(
-        costs, F=costs.F * k, B=sc(costs.B), I=sc(costs.I), W=sc(costs.W),
-        overlap=sc(costs.overlap), activation=costs.activation * k, _table={},
-    )
