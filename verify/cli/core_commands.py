@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import click
 
@@ -34,6 +35,18 @@ from verify.report import render_timeline
 from verify.specs import check_spec, collect_specs, is_spec_file, load_spec
 
 FileFormat = Literal["json", "toml", "csv"]
+
+
+def timing_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--timing`` and its shorthand ``--order-only`` (shared by ``check`` and ``show``)."""
+    fn = click.option("--order-only", is_flag=True, help="Same as --timing order.")(fn)
+    return click.option(
+        "--timing", type=click.Choice(["auto", "schedule", "order"]), default="auto",
+        show_default=True,
+        help="schedule: also check the schedule's own start times (slot tables); order: "
+             "ignore them; auto: 'schedule' for native files, 'order' for PyTorch CSV "
+             "(torch writes some schedules, e.g. GPipe and DualPipeV, without idle cells, so "
+             "its columns are not lock-step slots) and for programs with SEND/RECV.")(fn)
 
 
 @cli.command("generate")
@@ -75,13 +88,7 @@ def generate_cmd(family: str | None, stages: int | None, microbatches: int | Non
 @click.option("--memory-cap", type=click.FloatRange(0, None), help="Activation memory cap per worker.")
 @click.option("--microbatches", type=click.IntRange(1, 1_000_000),
               help="Micro-batches of a CSV schedule (default: inferred).")
-@click.option("--timing", type=click.Choice(["auto", "schedule", "order"]), default="auto",
-              show_default=True,
-              help="schedule: also check the schedule's own start times (slot tables); order: "
-                   "ignore them; auto: 'schedule' for native files, 'order' for PyTorch CSV "
-                   "(torch writes some schedules, e.g. GPipe and DualPipeV, without idle cells, so "
-                   "its columns are not lock-step slots) and for programs with SEND/RECV.")
-@click.option("--order-only", is_flag=True, help="Same as --timing order.")
+@timing_options
 @check_output_options
 @click.option("--comms", is_flag=True,
               help="Also check communication: lower compute-only schedules to SEND/RECV, then "
@@ -181,13 +188,7 @@ def _smt_report(path: str, schedule: Schedule, costs: CostModel, memory_cap: flo
 @click.argument("file", type=click.Path())
 @click.option("--costs", help="Cost model for the simulated timeline (default: the file's, else unit).")
 @click.option("--microbatches", type=click.IntRange(1, 1_000_000))
-@click.option("--timing", type=click.Choice(["auto", "schedule", "order"]), default="auto",
-              show_default=True,
-              help="schedule: also check the schedule's own start times (slot tables); order: "
-                   "ignore them; auto: 'schedule' for native files, 'order' for PyTorch CSV "
-                   "(torch writes some schedules, e.g. GPipe and DualPipeV, without idle cells, so "
-                   "its columns are not lock-step slots) and for programs with SEND/RECV.")
-@click.option("--order-only", is_flag=True, help="Same as --timing order.")
+@timing_options
 @visual_output_options
 def show_cmd(file: str, costs: str | None, microbatches: int | None, timing: str, order_only: bool,
              svg_out: str | None, png_out: str | None, html_out: str | None,

@@ -59,11 +59,10 @@ from verify.traces.events import (
     OUTSIDE_STEP,
     RECV_B,
     RECV_F,
-    SEND_B,
     SEND_F,
     TraceEvents,
 )
-from verify.traces.kernels import group_rank, lex_order, pack_sort, stable_order
+from verify.traces.kernels import group_rank, lex_order, pack_sort, reorder, run_rank, stable_order
 from verify.traces.results import StepResult, TraceReport
 
 IntArray = npt.NDArray[np.int64]
@@ -99,7 +98,7 @@ class _Ctx:
         return f"{_fmt(x)}{self.unit}"
 
 
-def _resolve(ctx: _Ctx) -> tuple[IntArray, IntArray, IntArray]:
+def _resolve(ctx: _Ctx) -> tuple[IntArray, IntArray, npt.NDArray[np.int8]]:
     """Schedule pipeline index, stage and reason code of every event (-1/-1/why when
     it cannot be attributed). Each rule first checks, with a minimum or maximum, whether
     any event can break it, so a clean trace costs a few passes."""
@@ -116,7 +115,7 @@ def _resolve(ctx: _Ctx) -> tuple[IntArray, IntArray, IntArray]:
         pidx = table[code]  # -1 (not named) picks the final -1
     else:
         pidx = np.where(code >= 0, table[np.where(code >= 0, code, len(names))], -1)
-    why = np.zeros(n, dtype=np.int64)  # _OK
+    why = np.zeros(n, dtype=np.int8)  # _OK
     if np.any(table[:-1] < 0):
         why[(code >= 0) & (pidx < 0)] = _NO_PIPE
     stage = tr.stage
@@ -197,7 +196,7 @@ def _steps(ctx: _Ctx, keep: BoolArray, ci: IntArray, row: IntArray, matched: Boo
         return np.full(n, -1, dtype=np.int64), []
     if np.any(matched) and int(np.bincount(row[matched]).max()) == 1:
         # every scheduled op ran at most once: a single step
-        return keep.astype(np.int64) - 1, ["step 1"]
+        return (np.zeros(n, dtype=np.int64) if keep.all() else keep.astype(np.int64) - 1), ["step 1"]
     step = np.full(n, -1, dtype=np.int64)
     idx = np.flatnonzero(keep)
     # occurrence rank of each event among events with the same key (time order)
@@ -483,7 +482,7 @@ Add = Callable[..., None]
 
 def _unscheduled(
     ctx: _Ctx, room: Room, add: Add, step: IntArray, labels: list[str], c: _Compute, stray: BoolArray,
-    why: IntArray, pidx: IntArray, stage: IntArray, row: IntArray, sched_worker: IntArray,
+    why: npt.NDArray[np.int8], pidx: IntArray, stage: IntArray, row: IntArray, sched_worker: IntArray,
     cnt: IntArray, cell: IntArray, matched: BoolArray,
 ) -> None:
     """Compute events that match no scheduled op (``stray``, over ``c``), and ops run
@@ -560,10 +559,15 @@ def _order(ctx: _Ctx, room: Room, add: Add, c: _Compute, g: IntArray, c_step: In
     tr, index = ctx.trace, ctx.index
     if len(g) < 2:
         return
-    gw = c.worker[g]
-    order = g[lex_order([c.start[g], gw, c_step[g]])]
-    r = row[order]
-    grp = c_step[order] * (int(gw.max()) + 1) + c.worker[order]
+    every = len(g) == len(c.ev)  # g is all of c
+    gw = c.worker if every else c.worker[g]
+    gs = c_step if every else c_step[g]
+    o = reorder([c.start if every else c.start[g], gw, gs])
+    order = g if o is None else g[o]
+    r = row if every and o is None else row[order]
+    grp = gs if o is None else gs[o]
+    grp = grp * (int(gw.max()) + 1)
+    grp += gw if o is None else gw[o]
     down = np.flatnonzero((r[1:] < r[:-1]) & (grp[1:] == grp[:-1]))
     if not len(down):
         return
@@ -651,10 +655,13 @@ def _overlap(ctx: _Ctx, room: Room, add: Add, c: _Compute, c_keep: BoolArray, st
     if np.any(multi):
         _, first = np.unique(u[multi], return_index=True)
         idx = np.concatenate([idx[~multi], idx[multi][first]])
-    w = c.worker[idx]
-    order = idx[lex_order([c.end[idx], c.start[idx], w])]
-    w = c.worker[order]
-    s, e = c.start[order], c.end[order]
+    if len(idx) == len(c.ev):  # every compute event, in event order
+        o = reorder([c.end, c.start, c.worker])
+        order = idx if o is None else o
+        w, s, e = (c.worker, c.start, c.end) if o is None else (c.worker[o], c.start[o], c.end[o])
+    else:
+        order = idx[lex_order([c.end[idx], c.start[idx], c.worker[idx]])]
+        w, s, e = c.worker[order], c.start[order], c.end[order]
     span = float(max(np.abs(e).max(), np.abs(s).max())) * 2 + 1.0
     shift = (w - w.min()) * span
     shifted = e + shift
@@ -693,47 +700,65 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
     """FIFO pairing of sends and receives per channel, and the payload each carries.
 
     One sort by (channel, direction, posting time) ranks the sends and the receives of
-    every channel; a second by (channel, message id or rank, direction) puts each
-    receive right after the send it pairs with."""
+    every channel: the k-th receive pairs with the k-th send, which precedes it in that
+    order. Message ids, when given, pair instead (see :func:`_partners`)."""
     tr, sch = ctx.trace, ctx.schedule
     idx = np.flatnonzero(sel)
     if not len(idx):
         return
     pipes = sch.pipelines
+    multi = len(pipes) > 1
     kind = tr.kind[idx]
-    p = pidx[idx]
+    p = pidx[idx] if multi else np.zeros(0, dtype=np.int64)  # pipeline 0 when only one
     s = stage[idx]
     mb = tr.microbatch[idx]
     w = tr.worker[idx]
+    recv = (kind == RECV_F) | (kind == RECV_B)
+    send = ~recv
     fwd = kind <= RECV_F  # SEND_F or RECV_F (kinds SEND_F..RECV_B only)
-    send = (kind == SEND_F) | (kind == SEND_B)
-    # the stage at the other end, and the boundary the tensor crosses (the sender's stage)
-    other = np.where(fwd == send, s + 1, s - 1)
+    # the stage at the other end (one up for a forward send or a backward receive, else
+    # one down), and the boundary the tensor crosses (the sender's stage)
+    other = s - 1
+    up = fwd == send
+    other += up
+    other += up
     sender_stage = np.where(send, s, other)
     nst = np.array([q.num_stages for q in pipes], dtype=np.int64)
-    ok = (other >= 0) & (other < (nst[0] if len(pipes) == 1 else nst[p]))
+    ok = other.view(np.uint64) < (nst[p] if multi else nst[0]).astype(np.uint64)  # 0 <= other < stages
     peer = tr.peer[idx]
     ask = peer < 0
     if ask.any():  # infer the peer from the placement
         flat = np.array([x for q in pipes for x in q.placement], dtype=np.int64)
         offset = np.concatenate([[0], np.cumsum(nst)[:-1]]).astype(np.int64)
-        inferred = np.where(ok, flat[offset[p] + np.where(ok, other, 0)], -1)
+        inferred = np.where(ok, flat[(offset[p] if multi else 0) + np.where(ok, other, 0)], -1)
         peer = np.where(ask, inferred, peer)
-    ok &= (peer >= 0) & (peer != w)
+        ok &= peer >= 0
+    ok &= peer != w
     if not ok.all():
-        idx, kind, p, s, mb, w, fwd, send, peer, sender_stage = (
-            a[ok] for a in (idx, kind, p, s, mb, w, fwd, send, peer, sender_stage))
+        idx, kind, s, mb, w, peer, sender_stage = (a[ok] for a in (idx, kind, s, mb, w, peer, sender_stage))
+        fwd, send, recv = fwd[ok], send[ok], recv[ok]
+        if multi:
+            p = p[ok]
     if not len(idx):
         return
     src = np.where(send, w, peer)
     dst = np.where(send, peer, w)
     st = step[idx]
-    D = int(max(src.max(), dst.max())) + 1
-    chan = ((st * D + src) * D + dst) * len(pipes)
-    if len(pipes) > 1:
+    D = int(max(w.max(), peer.max())) + 1
+    chan = src * D  # ((step * D + src) * D + dst) * pipelines + pipeline
+    chan += dst
+    if int(st.max()) > 0:
+        chan += st * (D * D)
+    if multi:
+        chan *= len(pipes)
         chan += p
     seq = tr.seq[idx]
-    payload = ((p * (int(nst.max()) + 1) + sender_stage) * (int(mb.max()) + 1) + mb) * 2 + (~fwd)
+    payload = sender_stage * (int(mb.max()) + 1)  # of (pipeline, sender stage, micro-batch, direction)
+    if multi:
+        payload += p * ((int(nst.max()) + 1) * (int(mb.max()) + 1))
+    payload += mb
+    payload *= 2
+    payload += ~fwd
     # pair by message id where both ends carry one, else by posting order
     no_id = seq < 0
     if not no_id.any():
@@ -745,29 +770,49 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
     else:
         chans, chan_of = np.unique(chan, return_inverse=True)
         by_seq = (np.bincount(chan_of[no_id], minlength=len(chans)) == 0)[chan_of]
-    # sends, then receives, of each channel in posting order: ranks and FIFO receipt
-    lane = chan * 2 + ~send
-    o = lex_order([tr.start[idx], lane])
-    lanes = lane[o]
-    rank = group_rank(lanes)
-    pos = np.empty(len(idx), dtype=np.int64)
-    pos[o] = rank
-    sq = seq[o]
-    # with message ids, receives must complete in FIFO (id) order
-    late = (rank[1:] > 0) & (lanes[1:] % 2 == 1) & by_seq[o][1:] & (sq[1:] < sq[:-1])
-    for j in (np.flatnonzero(late) + 1).tolist():
-        a, b = int(idx[o[j - 1]]), int(idx[o[j]])
-        k = int(st[o[j]])
-        if not room(k, K.MESSAGE_ORDER):
-            continue
-        add(k, Violation(
-            K.MESSAGE_ORDER,
-            f"{labels[k]}: channel worker {int(src[o[j]])} -> worker {int(dst[o[j]])}: "
-            f"{tr.label(b)} (message {int(seq[o[j]])}, {tr.where(b)}) was received after "
-            f"{tr.label(a)} (message {int(seq[o[j - 1]])}): not first-in first-out",
-            (), (int(src[o[j]]), int(dst[o[j]])), (float(tr.start[a]), float(tr.start[b]))),
-            float(tr.start[b]))
-    partner = _partners(chan, np.where(by_seq, seq, pos), send)
+    start = tr.start[idx]
+    pos: IntArray | None = None  # rank of each among the sends, or receives, of its channel
+    if by_seq.all():
+        # every message carries an id: only the receives need ordering (FIFO receipt),
+        # and each pairs with the send of its channel that carries its id
+        r = np.flatnonzero(recv)
+        o_r, _, same = _lane_order(chan[r], start[r])
+        o = r[o_r]
+        partner = _id_partners(chan, seq, send)
+    else:
+        # sends, then receives, of each channel in posting order
+        lane = chan * 2
+        lane += recv
+        o, lanes, same = _lane_order(lane, start)
+        rank = run_rank(same)
+        pos = np.empty(len(idx), dtype=np.int64)
+        pos[o] = rank
+        if by_seq.any() and not bool(np.all(seq[by_seq] == pos[by_seq])):
+            partner = _partners(chan, np.where(by_seq, seq, pos), send)
+        elif send.any():
+            # every key is the rank: the partner of the k-th receive of a channel is the
+            # k-th send, in the run of sends just before the run of receives
+            partner = _rank_partners(o, lanes, rank)
+        else:
+            partner = _partners(chan, pos, send)
+    if by_seq.any():
+        # with message ids, receives must complete in FIFO (id) order
+        sq = seq[o]
+        late = (sq[1:] < sq[:-1]) & same
+        if late.any() and pos is not None:
+            late &= recv[o][1:] & by_seq[o][1:]
+        for j in (np.flatnonzero(late) + 1).tolist():
+            a, b = int(idx[o[j - 1]]), int(idx[o[j]])
+            k = int(st[o[j]])
+            if not room(k, K.MESSAGE_ORDER):
+                continue
+            add(k, Violation(
+                K.MESSAGE_ORDER,
+                f"{labels[k]}: channel worker {int(src[o[j]])} -> worker {int(dst[o[j]])}: "
+                f"{tr.label(b)} (message {int(seq[o[j]])}, {tr.where(b)}) was received after "
+                f"{tr.label(a)} (message {int(seq[o[j - 1]])}): not first-in first-out",
+                (), (int(src[o[j]]), int(dst[o[j]])), (float(tr.start[a]), float(tr.start[b]))),
+                float(tr.start[b]))
     sends = np.flatnonzero(send)
     recvs = np.flatnonzero(~send)
     partner = partner[recvs]
@@ -778,7 +823,10 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
         return f"{tr.label(int(idx[j]))} ({tr.where(int(idx[j]))})"
 
     def what(j: int) -> str:
-        return f"{'#' + str(int(seq[j])) if by_seq[j] else 'no. ' + str(int(pos[j]) + 1)}"
+        if by_seq[j]:
+            return f"#{int(seq[j])}"
+        assert pos is not None
+        return f"no. {int(pos[j]) + 1}"
 
     safe = np.maximum(partner, 0)
     wrong = (partner < 0) | (payload[safe] != payload[recvs])
@@ -786,8 +834,9 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
         k = int(st[r_j])
         if not room(k, K.MESSAGE_ORDER):
             continue
+        pipe = pipes[int(p[r_j]) if multi else 0]
         ch = f"channel worker {int(src[r_j])} -> worker {int(dst[r_j])}" + (
-            f" ({pipes[int(p[r_j])].name})" if len(pipes) > 1 else "")
+            f" ({pipe.name})" if multi else "")
         if s_j < 0:
             add(k, Violation(K.MESSAGE_ORDER, f"{labels[k]}: {ch}: receive {what(r_j)} {name(r_j)} has no "
                              "matching send", (), (int(src[r_j]), int(dst[r_j])),
@@ -796,7 +845,7 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
         else:
             expect = f"{int(sender_stage[r_j])}{'F' if fwd[r_j] else 'B'}{int(mb[r_j])}"
             got = f"{int(sender_stage[s_j])}{'F' if fwd[s_j] else 'B'}{int(mb[s_j])}"
-            pre = f"{pipes[int(p[r_j])].name}:" if pipes[int(p[r_j])].name != DEFAULT_PIPELINE else ""
+            pre = f"{pipe.name}:" if pipe.name != DEFAULT_PIPELINE else ""
             add(k, Violation(
                 K.MESSAGE_ORDER,
                 f"{labels[k]}: {ch}: receive {what(r_j)} {name(r_j)} expects the output of {pre}{expect}, "
@@ -812,6 +861,71 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
         add(k, Violation(K.MESSAGE_ORDER, f"{labels[k]}: {ch}: send {what(s_j)} {name(s_j)} has no matching "
                          "receive", (), (int(src[s_j]), int(dst[s_j])), (float(tr.start[idx[s_j]]),)),
             float(tr.start[idx[s_j]]))
+
+
+def _lane_order(lane: IntArray, start: FloatArray) -> tuple[IntArray, IntArray, BoolArray]:
+    """The order by (lane, posting time, position), the lanes in that order, and whether
+    each element continues the lane of the one before it. Events of one lane are
+    usually logged in time order (one worker's log): sorting by lane alone then does."""
+    o = stable_order(lane)
+    lanes = lane[o]
+    same = lanes[1:] == lanes[:-1]
+    t = start[o]
+    if np.any(same & (t[1:] < t[:-1])) or np.isnan(t).any():
+        o = lex_order([start, lane])
+        lanes = lane[o]
+        same = lanes[1:] == lanes[:-1]
+    return o, lanes, same
+
+
+def _id_partners(chan: IntArray, seq: IntArray, send: BoolArray) -> IntArray:
+    """For every receive, the first send (lowest position) of its channel with the same
+    message id, -1 when there is none; -1 for the sends. A table indexed by (channel,
+    id) when it is small, else :func:`_partners`."""
+    n = len(chan)
+    sends = np.flatnonzero(send)
+    top = int(chan.max()) + 1
+    width = int(seq.max()) + 1
+    if not len(sends) or top > 4 * n + 4096:
+        return _partners(chan, seq, send)
+    present = np.zeros(top, dtype=bool)
+    present[chan] = True
+    dense = np.cumsum(present) - 1
+    if int(dense[-1] + 1) * width > 4 * n + 4096:
+        return _partners(chan, seq, send)
+    key = dense[chan] * width
+    key += seq
+    table = np.full(int(dense[-1] + 1) * width, n, dtype=np.int64)
+    np.minimum.at(table, key[sends], sends)
+    recvs = np.flatnonzero(~send)
+    got = table[key[recvs]]
+    partner = np.full(n, -1, dtype=np.int64)
+    partner[recvs] = np.where(got < n, got, -1)
+    return partner
+
+
+def _rank_partners(o: IntArray, lanes: IntArray, rank: IntArray) -> IntArray:
+    """Pairing by rank, from the order ``o`` by (lane = channel * 2 + is receive, posting
+    time): a receive of rank k pairs with the send of rank k of its channel, -1 when
+    that channel has fewer sends; -1 for the sends."""
+    n = len(o)
+    partner = np.full(n, -1, dtype=np.int64)
+    at = np.flatnonzero(lanes & 1)  # receives, in sorted order
+    if not len(at):
+        return partner
+    k = rank[at]
+    before = at - k  # the first receive of the run; the run before it ends at before - 1
+    before -= 1
+    has = before >= 0
+    np.maximum(before, 0, out=before)
+    last_rank = rank[before]
+    has &= lanes[before] == lanes[at] - 1  # a run of sends of the same channel
+    has &= k <= last_rank  # holding a send of rank k
+    before -= last_rank
+    before += k
+    mate = o[np.where(has, before, 0)]
+    partner[o[at]] = np.where(has, mate, -1)
+    return partner
 
 
 def _partners(chan: IntArray, key: IntArray, send: BoolArray) -> IntArray:
@@ -859,8 +973,9 @@ def _measured(ctx: _Ctx, c: _Compute, c_keep: BoolArray, c_step: IntArray, n_ste
         return out
     first, last = _extrema(st, n_steps, start, e)
     n_ev = np.bincount(st, minlength=n_steps)
-    order = lex_order([cs, w, st])
-    st, w, cs, e = st[order], w[order], cs[order], e[order]
+    order = reorder([cs, w, st])
+    if order is not None:
+        st, w, cs, e = st[order], w[order], cs[order], e[order]
     grp = st * D + w
     span = float(np.abs(e).max()) * 2 + 1.0
     shift = (grp - grp.min()) * span

@@ -85,23 +85,15 @@ def _header(names: list[str], source: str, line: int) -> list[str]:
     return names
 
 
-def _convert(
-    values: list[Any], name: str, lines: npt.NDArray[np.int64], source: str, *, text: bool
-) -> npt.NDArray[Any]:
-    """One column to an array; a bad value is reported at its line. Empty (CSV) or
-    null (JSON) optional values become -1 (NaN for ``ready``)."""
+def _convert(values: list[Any], name: str, lines: npt.NDArray[np.int64], source: str) -> npt.NDArray[Any]:
+    """One column of JSON values to an array; a bad value is reported at its line. Null
+    optional values become -1 (NaN for ``ready``)."""
     is_int = name in _INT_COLUMNS
     required = name in REQUIRED
     missing_value: float = -1 if is_int else math.nan
     kind = "an integer" if is_int else "a number"
 
     def one(v: Any) -> float:
-        if text:
-            if v == "":
-                if required:
-                    raise ValueError("empty")
-                return missing_value
-            return int(v) if is_int else float(v)
         if v is None:
             if required:
                 raise ValueError("empty")
@@ -110,18 +102,6 @@ def _convert(
             raise ValueError("type")
         return v
 
-    if text and values:
-        # fast paths: builtin converters in C loops (a bad value falls through to the
-        # per-value path below, which locates it)
-        n_empty = values.count("")
-        if n_empty == len(values) and not required:
-            return np.full(len(values), missing_value, dtype=np.int64 if is_int else np.float64)
-        if n_empty == 0:
-            try:
-                return np.fromiter(map(int if is_int else float, values),
-                                   np.int64 if is_int else np.float64, len(values))
-            except (ValueError, OverflowError):
-                pass
     try:
         if is_int:
             arr: npt.NDArray[Any] = np.fromiter(map(one, values), np.int64, len(values))
@@ -140,13 +120,14 @@ def _convert(
 
 def _columns_to_builder(
     cols: dict[str, list[Any]], lines: npt.NDArray[np.int64], source: str, src: int,
-    builder: EventBuilder, *, text: bool, steps_given: list[bool],
+    builder: EventBuilder, steps_given: list[bool],
 ) -> None:
+    """Convert a block of JSON Lines rows (as columns of values) and hand it to ``builder``."""
     n = len(lines)
     out: dict[str, npt.NDArray[Any]] = {}
     for name in _NUMERIC:
         if name in cols:
-            out[name] = _convert(cols[name], name, lines, source, text=text)
+            out[name] = _convert(cols[name], name, lines, source)
         else:
             out[name] = _missing(name, n)
     kinds = cols["kind"]
@@ -292,8 +273,8 @@ def read_csv_log(stream: IO[str], source: str, builder: EventBuilder) -> None:
         if not block.endswith(b"\n"):
             block += b"\n"
         first_line = line_no + 1
-        names, body = _csv_body(block, first_line, names, source, builder)
-        line_no += block.count(b"\n")
+        names, body, nlines = _csv_body(block, first_line, names, source, builder)
+        line_no += nlines
         if body is not None and names is not None:
             scan, delims, numbers = body
             ncol = len(names)
@@ -314,9 +295,10 @@ def read_csv_log(stream: IO[str], source: str, builder: EventBuilder) -> None:
 
 def _csv_body(
     block: bytes, first_line: int, names: list[str] | None, source: str, builder: EventBuilder,
-) -> tuple[list[str] | None, tuple[Scan, npt.NDArray[np.int64], npt.NDArray[np.int64]] | None]:
-    """The header (once known) and the data lines of a chunk of whole lines: their scan,
-    delimiters and line numbers (None when the chunk holds no data line)."""
+) -> tuple[list[str] | None, tuple[Scan, npt.NDArray[np.int64], npt.NDArray[np.int64]] | None, int]:
+    """The header (once known), the data lines of a chunk of whole lines (their scan,
+    delimiters and line numbers; None when the chunk holds no data line) and the
+    chunk's number of lines."""
     scan = Scan.of(block)
     delims = scan.delimiters()
     nl = delims[scan.bytes_[delims] == _NL]
@@ -341,22 +323,22 @@ def _csv_body(
             skipped.append(j)
             j += 1
         if names is None:
-            return None, None
+            return None, None, nlines
         for c in (np.flatnonzero(_MAYBE_SKIPPED[lead[j:]]) + j).tolist():
             if _line_skipped(line(c), builder):
                 skipped.append(c)
     if not skipped:
-        return names, (scan, delims, np.arange(first_line, first_line + nlines, dtype=np.int64))
+        return names, (scan, delims, np.arange(first_line, first_line + nlines, dtype=np.int64)), nlines
     kept = np.ones(nlines, dtype=bool)
     kept[skipped] = False
     if not kept.any():
-        return names, None
+        return names, None, nlines
     # the kept lines, in runs between skipped ones
     edges = np.flatnonzero(np.diff(np.concatenate([[False], kept, [False]]).astype(np.int8)))
     body = b"".join(block[int(starts[a]) : int(nl[b - 1]) + 1]
                     for a, b in zip(edges[::2].tolist(), edges[1::2].tolist()))
     scan = Scan.of(body)
-    return names, (scan, scan.delimiters(), np.flatnonzero(kept) + first_line)
+    return names, (scan, scan.delimiters(), np.flatnonzero(kept) + first_line), nlines
 
 
 def _scan_to_builder(
@@ -471,8 +453,7 @@ def read_jsonl_log(stream: IO[str], source: str, builder: EventBuilder) -> None:
             full = {k: v for k, v in cols.items()}
             for name in ("microbatch", "pipeline", "peer", "seq", "ready", "step", "unit"):
                 full.setdefault(name, [None] * len(numbers))
-            _columns_to_builder(full, np.array(numbers, np.int64), source, src, builder,
-                                text=False, steps_given=steps_given)
+            _columns_to_builder(full, np.array(numbers, np.int64), source, src, builder, steps_given)
             rows += len(numbers)
         cols, numbers = {}, []
 
