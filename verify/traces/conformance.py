@@ -111,7 +111,9 @@ def _resolve(ctx: _Ctx) -> tuple[IntArray, IntArray, npt.NDArray[np.int8]]:
     table = np.array([name_to_idx.get(nm, -1) for nm in names] + [-1], dtype=np.int64)
     code = tr.pipeline
     lowest = int(code.min()) if n else 0
-    if lowest >= -1:
+    if lowest >= 0 and len(names) and bool(np.all(table[:-1] == table[0])):
+        pidx = np.broadcast_to(table[0], (n,))  # one pipeline named throughout (read-only)
+    elif lowest >= -1:
         pidx = table[code]  # -1 (not named) picks the final -1
     else:
         pidx = np.where(code >= 0, table[np.where(code >= 0, code, len(names))], -1)
@@ -195,8 +197,10 @@ def _steps(ctx: _Ctx, keep: BoolArray, ci: IntArray, row: IntArray, matched: Boo
     if not np.any(keep):
         return np.full(n, -1, dtype=np.int64), []
     if np.any(matched) and int(np.bincount(row[matched]).max()) == 1:
-        # every scheduled op ran at most once: a single step
-        return (np.zeros(n, dtype=np.int64) if keep.all() else keep.astype(np.int64) - 1), ["step 1"]
+        # every scheduled op ran at most once: a single step (a read-only view when it
+        # holds every event)
+        one = np.broadcast_to(np.int64(0), (n,)) if keep.all() else keep.astype(np.int64) - 1
+        return one, ["step 1"]
     step = np.full(n, -1, dtype=np.int64)
     idx = np.flatnonzero(keep)
     # occurrence rank of each event among events with the same key (time order)
@@ -286,39 +290,51 @@ def check_trace(
     pidx, stage, why = _resolve(ctx)
     kind = tr.kind
     all_kept = not n or int(tr.step.min()) > OUTSIDE_STEP
-    keep = np.ones(n, dtype=bool) if all_kept else tr.step != OUTSIDE_STEP
+    keep = np.broadcast_to(True, (n,)) if all_kept else tr.step != OUTSIDE_STEP
     ignored = 0 if all_kept else int(np.count_nonzero(~keep))
 
     # the compute events, as sub-arrays (c.ev: their event indices)
     c = _Compute.of(tr, kind < NUM_COMPUTE)
-    c_keep = keep[c.ev]
+    c_keep = np.broadcast_to(True, (len(c.ev),)) if all_kept else keep[c.ev]
     valid = why[c.ev] == _OK
     all_valid = bool(valid.all())
     nmb = np.array([p.microbatches for p in pipes] + [0], dtype=np.int64)
     c_stage = stage[c.ev]
     if len(pipes) == 1:  # every valid event is of pipeline 0
-        dense = (np.maximum(c_stage, 0) * int(nmb[0]) + c.microbatch) * 4 + c.kind
+        dense = c_stage * int(nmb[0]) if all_valid else np.maximum(c_stage, 0) * int(nmb[0])
     else:
         c_p = pidx[c.ev]
         psafe = np.where(c_p >= 0, c_p, len(pipes))
-        base = np.append(index.base, 0)
-        dense = base[psafe] + (np.maximum(c_stage, 0) * nmb[psafe] + c.microbatch) * 4 + c.kind
+        dense = np.maximum(c_stage, 0) * nmb[psafe]
+    dense += c.microbatch
+    dense *= 4
+    dense += c.kind
+    if len(pipes) > 1:
+        dense += np.append(index.base, 0)[psafe]
     n_ops = len(index.ops)
     row_of_id = np.full(index.total_ids + 1, -1, dtype=np.int64)
     valid_rows = np.flatnonzero(index.op_id >= 0)
     row_of_id[index.op_id[valid_rows[::-1]]] = valid_rows[::-1]
     row = row_of_id[dense if all_valid else np.where(valid, dense, index.total_ids)]
     placed = row >= 0
+    all_placed = bool(placed.all())
     if not n_ops:
         sched_worker = np.full(len(row), -1, dtype=np.int64)
-    elif placed.all():
+    elif all_placed:
         sched_worker = index.op_worker[row]
     else:
         sched_worker = np.where(placed, index.op_worker[np.maximum(row, 0)], -1)
-    why[c.ev[valid & ~placed]] = _NOT_IN_SCHEDULE
-    wrong = valid & placed & (sched_worker != c.worker)
-    why[c.ev[wrong]] = _WRONG_WORKER
-    matched = valid & placed & ~wrong & c_keep
+    if all_valid and all_placed:
+        wrong = sched_worker != c.worker
+        matched = ~wrong
+    else:
+        why[c.ev[valid & ~placed]] = _NOT_IN_SCHEDULE
+        wrong = valid & placed & (sched_worker != c.worker)
+        matched = valid & placed & ~wrong
+    if wrong.any():
+        why[c.ev[wrong]] = _WRONG_WORKER
+    if not all_kept:
+        matched &= c_keep
 
     # step segmentation
     step, labels = _steps(ctx, keep, c.ev, row, matched, pidx, stage)
@@ -330,7 +346,7 @@ def check_trace(
             + f": none of its {int(np.count_nonzero(c_keep))} compute actions is a scheduled "
             "op on its worker (wrong schedule, or a trace of another job?)",
         )
-    c_step = step[c.ev]
+    c_step = step[c.ev] if step.strides[0] else step[: len(c.ev)]  # (a view when step is one value)
 
     found: list[list[tuple[int, float, Violation]]] = [[] for _ in range(max(n_steps, 1))]
     per_step: dict[tuple[int, ViolationKind], int] = {}
@@ -646,29 +662,32 @@ def _overlap(ctx: _Ctx, room: Room, add: Add, c: _Compute, c_keep: BoolArray, st
              labels: list[str]) -> None:
     """No two compute units overlap on one worker (running maximum of end times)."""
     tr = ctx.trace
-    idx = np.flatnonzero(c_keep)
-    if len(idx) < 2:
+    every = bool(c_keep.all())
+    if int(np.count_nonzero(c_keep)) < 2:
         return
+    idx = np.arange(len(c.ev)) if every else np.flatnonzero(c_keep)
     # one event per overlapped unit
-    u = c.unit[idx]
+    u = c.unit if every else c.unit[idx]
     multi = u >= 0
     if np.any(multi):
         _, first = np.unique(u[multi], return_index=True)
         idx = np.concatenate([idx[~multi], idx[multi][first]])
-    if len(idx) == len(c.ev):  # every compute event, in event order
+        every = False
+    if every:  # every compute event, in event order
         o = reorder([c.end, c.start, c.worker])
         order = idx if o is None else o
         w, s, e = (c.worker, c.start, c.end) if o is None else (c.worker[o], c.start[o], c.end[o])
     else:
         order = idx[lex_order([c.end[idx], c.start[idx], c.worker[idx]])]
         w, s, e = c.worker[order], c.start[order], c.end[order]
-    span = float(max(np.abs(e).max(), np.abs(s).max())) * 2 + 1.0
+    span = max(_abs_max(e), _abs_max(s)) * 2 + 1.0
+    # a running maximum of the ends per worker: each worker shifted above the previous
     shift = (w - w.min()) * span
     shifted = e + shift
     run_shifted = np.maximum.accumulate(shifted)
-    run = run_shifted - shift
-    same = w[1:] == w[:-1]
-    hit = np.flatnonzero(same & (s[1:] < run[:-1] - ctx.tol)) + 1
+    run = np.subtract(run_shifted, shift, out=shift)
+    limit = run[:-1] - ctx.tol if ctx.tol else run[:-1]
+    hit = np.flatnonzero((w[1:] == w[:-1]) & (s[1:] < limit)) + 1
     for j in hit.tolist():
         b = int(c.ev[order[j]])
         k = int(step[b])
@@ -687,6 +706,11 @@ def _overlap(ctx: _Ctx, room: Room, add: Add, c: _Compute, c_keep: BoolArray, st
             "compute stream", (), (ww,), (float(tr.start[a]), float(tr.start[b]))), float(tr.start[b]))
 
 
+def _abs_max(x: FloatArray) -> float:
+    """``float(np.abs(x).max())`` without the temporary (NaN when ``x`` holds one)."""
+    return max(float(x.max()), -float(x.min()))
+
+
 def _unit_label(tr: TraceEvents, i: int) -> str:
     u = int(tr.unit[i])
     if u < 0:
@@ -695,70 +719,101 @@ def _unit_label(tr: TraceEvents, i: int) -> str:
     return "(" + ";".join(tr.label(int(m)) for m in members) + ")OVERLAP_F_B"
 
 
+_BLOCK = 1 << 16  # message events derived per pass (keeps the temporaries small)
+
+
 def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, pidx: IntArray,
               stage: IntArray, labels: list[str]) -> None:
     """FIFO pairing of sends and receives per channel, and the payload each carries.
 
-    One sort by (channel, direction, posting time) ranks the sends and the receives of
-    every channel: the k-th receive pairs with the k-th send, which precedes it in that
-    order. Message ids, when given, pair instead (see :func:`_partners`)."""
+    Each message's channel (step, sender, receiver, pipeline) and payload (pipeline,
+    sender stage, micro-batch, direction) are packed into integers, a block of events at
+    a time. One sort by (channel, direction, posting time) then ranks the sends and the
+    receives of every channel: the k-th receive pairs with the k-th send, which
+    precedes it in that order. Message ids, when given, pair instead."""
     tr, sch = ctx.trace, ctx.schedule
     idx = np.flatnonzero(sel)
     if not len(idx):
         return
     pipes = sch.pipelines
     multi = len(pipes) > 1
-    kind = tr.kind[idx]
-    p = pidx[idx] if multi else np.zeros(0, dtype=np.int64)  # pipeline 0 when only one
-    s = stage[idx]
-    mb = tr.microbatch[idx]
-    w = tr.worker[idx]
-    recv = (kind == RECV_F) | (kind == RECV_B)
-    send = ~recv
-    fwd = kind <= RECV_F  # SEND_F or RECV_F (kinds SEND_F..RECV_B only)
-    # the stage at the other end (one up for a forward send or a backward receive, else
-    # one down), and the boundary the tensor crosses (the sender's stage)
-    other = s - 1
-    up = fwd == send
-    other += up
-    other += up
-    sender_stage = np.where(send, s, other)
+    multi_step = len(labels) > 1
     nst = np.array([q.num_stages for q in pipes], dtype=np.int64)
-    ok = other.view(np.uint64) < (nst[p] if multi else nst[0]).astype(np.uint64)  # 0 <= other < stages
-    peer = tr.peer[idx]
-    ask = peer < 0
-    if ask.any():  # infer the peer from the placement
-        flat = np.array([x for q in pipes for x in q.placement], dtype=np.int64)
-        offset = np.concatenate([[0], np.cumsum(nst)[:-1]]).astype(np.int64)
-        inferred = np.where(ok, flat[(offset[p] if multi else 0) + np.where(ok, other, 0)], -1)
-        peer = np.where(ask, inferred, peer)
-        ok &= peer >= 0
-    ok &= peer != w
+    flat = np.array([x for q in pipes for x in q.placement], dtype=np.int64)
+    offset = np.concatenate([[0], np.cumsum(nst)[:-1]]).astype(np.int64)
+    # radices above every value: the packed keys are one-to-one (their values are never shown)
+    D = max(sch.num_workers, int(tr.worker.max()) + 1, int(tr.peer.max()) + 1)
+    S = int(nst.max())
+    M = max(q.microbatches for q in pipes)
+    m = len(idx)
+    ok = np.empty(m, dtype=bool)
+    recv = np.empty(m, dtype=bool)
+    chan = np.empty(m, dtype=np.int64)
+    payload = np.empty(m, dtype=np.int64)
+    for lo in range(0, m, _BLOCK):
+        hi = min(m, lo + _BLOCK)
+        i = idx[lo:hi]
+        kind = tr.kind[i]
+        s = stage[i]
+        rcv = (kind == RECV_F) | (kind == RECV_B)
+        fwd = kind <= RECV_F  # SEND_F or RECV_F (kinds SEND_F..RECV_B only)
+        p = pidx[i] if multi else None
+        # the stage at the other end (one up for a forward send or a backward receive, else
+        # one down), and the boundary the tensor crosses (the sender's stage)
+        other = s - 1
+        up = fwd != rcv
+        other += up
+        other += up
+        good = other.view(np.uint64) < (nst[0] if p is None else nst[p]).astype(np.uint64)  # in range
+        w = tr.worker[i]
+        peer = tr.peer[i]
+        ask = peer < 0
+        if ask.any():  # infer the peer from the placement
+            at = np.where(good, other, 0)
+            if p is not None:
+                at += offset[p]
+            peer = np.where(ask, np.where(good, flat[at], -1), peer)
+            good &= peer >= 0
+        good &= peer != w
+        c = np.where(rcv, peer, w)  # sender
+        c *= D
+        c += np.where(rcv, w, peer)  # receiver
+        if multi_step:
+            c += step[i] * (D * D)
+        pay = np.where(rcv, other, s)  # the sender's stage
+        if p is not None:
+            c *= len(pipes)
+            c += p
+            pay += p * S
+        pay *= M
+        pay += tr.microbatch[i]
+        pay *= 2
+        pay += ~fwd
+        ok[lo:hi] = good
+        recv[lo:hi] = rcv
+        chan[lo:hi] = c
+        payload[lo:hi] = pay
     if not ok.all():
-        idx, kind, s, mb, w, peer, sender_stage = (a[ok] for a in (idx, kind, s, mb, w, peer, sender_stage))
-        fwd, send, recv = fwd[ok], send[ok], recv[ok]
-        if multi:
-            p = p[ok]
-    if not len(idx):
-        return
-    src = np.where(send, w, peer)
-    dst = np.where(send, peer, w)
-    st = step[idx]
-    D = int(max(w.max(), peer.max())) + 1
-    chan = src * D  # ((step * D + src) * D + dst) * pipelines + pipeline
-    chan += dst
-    if int(st.max()) > 0:
-        chan += st * (D * D)
-    if multi:
-        chan *= len(pipes)
-        chan += p
+        keep = np.flatnonzero(ok)
+        idx, chan, payload, recv = idx[keep], chan[keep], payload[keep], recv[keep]
+        if not len(idx):
+            return
+    send = ~recv
     seq = tr.seq[idx]
-    payload = sender_stage * (int(mb.max()) + 1)  # of (pipeline, sender stage, micro-batch, direction)
-    if multi:
-        payload += p * ((int(nst.max()) + 1) * (int(mb.max()) + 1))
-    payload += mb
-    payload *= 2
-    payload += ~fwd
+
+    def facts(j: int) -> tuple[int, int, int, int, bool, int]:
+        """Pipeline, sender, receiver, sender stage, direction (forward) and micro-batch
+        of message ``j``."""
+        i = int(idx[j])
+        k, s, w, peer = int(tr.kind[i]), int(stage[i]), int(tr.worker[i]), int(tr.peer[i])
+        p = int(pidx[i]) if multi else 0
+        fwd, rcv = k <= RECV_F, k in (RECV_F, RECV_B)
+        other = s + 1 if fwd != rcv else s - 1
+        if peer < 0:
+            peer = int(flat[int(offset[p]) + other])
+        return (p, peer, w, other, fwd, int(tr.microbatch[i])) if rcv else (p, w, peer, s, fwd,
+                                                                             int(tr.microbatch[i]))
+
     # pair by message id where both ends carry one, else by posting order
     no_id = seq < 0
     if not no_id.any():
@@ -770,20 +825,19 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
     else:
         chans, chan_of = np.unique(chan, return_inverse=True)
         by_seq = (np.bincount(chan_of[no_id], minlength=len(chans)) == 0)[chan_of]
-    start = tr.start[idx]
     pos: IntArray | None = None  # rank of each among the sends, or receives, of its channel
     if by_seq.all():
         # every message carries an id: only the receives need ordering (FIFO receipt),
         # and each pairs with the send of its channel that carries its id
         r = np.flatnonzero(recv)
-        o_r, _, same = _lane_order(chan[r], start[r])
+        o_r, _, same = _lane_order(chan[r], tr.start[idx[r]])
         o = r[o_r]
         partner = _id_partners(chan, seq, send)
     else:
         # sends, then receives, of each channel in posting order
         lane = chan * 2
         lane += recv
-        o, lanes, same = _lane_order(lane, start)
+        o, lanes, same = _lane_order(lane, tr.start[idx])
         rank = run_rank(same)
         pos = np.empty(len(idx), dtype=np.int64)
         pos[o] = rank
@@ -803,15 +857,16 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
             late &= recv[o][1:] & by_seq[o][1:]
         for j in (np.flatnonzero(late) + 1).tolist():
             a, b = int(idx[o[j - 1]]), int(idx[o[j]])
-            k = int(st[o[j]])
+            k = int(step[b])
             if not room(k, K.MESSAGE_ORDER):
                 continue
+            _, src, dst = facts(int(o[j]))[:3]
             add(k, Violation(
                 K.MESSAGE_ORDER,
-                f"{labels[k]}: channel worker {int(src[o[j]])} -> worker {int(dst[o[j]])}: "
+                f"{labels[k]}: channel worker {src} -> worker {dst}: "
                 f"{tr.label(b)} (message {int(seq[o[j]])}, {tr.where(b)}) was received after "
                 f"{tr.label(a)} (message {int(seq[o[j - 1]])}): not first-in first-out",
-                (), (int(src[o[j]]), int(dst[o[j]])), (float(tr.start[a]), float(tr.start[b]))),
+                (), (src, dst), (float(tr.start[a]), float(tr.start[b]))),
                 float(tr.start[b]))
     sends = np.flatnonzero(send)
     recvs = np.flatnonzero(~send)
@@ -831,35 +886,36 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
     safe = np.maximum(partner, 0)
     wrong = (partner < 0) | (payload[safe] != payload[recvs])
     for r_j, s_j in zip(recvs[wrong].tolist(), partner[wrong].tolist()):
-        k = int(st[r_j])
+        k = int(step[idx[r_j]])
         if not room(k, K.MESSAGE_ORDER):
             continue
-        pipe = pipes[int(p[r_j]) if multi else 0]
-        ch = f"channel worker {int(src[r_j])} -> worker {int(dst[r_j])}" + (
-            f" ({pipe.name})" if multi else "")
+        pj, src, dst, r_stage, r_fwd, r_mb = facts(r_j)
+        pipe = pipes[pj]
+        ch = f"channel worker {src} -> worker {dst}" + (f" ({pipe.name})" if multi else "")
         if s_j < 0:
             add(k, Violation(K.MESSAGE_ORDER, f"{labels[k]}: {ch}: receive {what(r_j)} {name(r_j)} has no "
-                             "matching send", (), (int(src[r_j]), int(dst[r_j])),
-                             (float(tr.start[idx[r_j]]),)),
+                             "matching send", (), (src, dst), (float(tr.start[idx[r_j]]),)),
                 float(tr.start[idx[r_j]]))
         else:
-            expect = f"{int(sender_stage[r_j])}{'F' if fwd[r_j] else 'B'}{int(mb[r_j])}"
-            got = f"{int(sender_stage[s_j])}{'F' if fwd[s_j] else 'B'}{int(mb[s_j])}"
+            _, _, _, s_stage, s_fwd, s_mb = facts(s_j)
+            expect = f"{r_stage}{'F' if r_fwd else 'B'}{r_mb}"
+            got = f"{s_stage}{'F' if s_fwd else 'B'}{s_mb}"
             pre = f"{pipe.name}:" if pipe.name != DEFAULT_PIPELINE else ""
             add(k, Violation(
                 K.MESSAGE_ORDER,
                 f"{labels[k]}: {ch}: receive {what(r_j)} {name(r_j)} expects the output of {pre}{expect}, "
                 f"but first-in first-out pairing gives it send {what(s_j)} {name(s_j)}, which carries "
                 f"the output of {pre}{got}",
-                (), (int(src[r_j]), int(dst[r_j])), (float(tr.start[idx[s_j]]), float(tr.start[idx[r_j]]))),
+                (), (src, dst), (float(tr.start[idx[s_j]]), float(tr.start[idx[r_j]]))),
                 float(tr.start[idx[r_j]]))
     for s_j in sends[~used[sends]].tolist():
-        k = int(st[s_j])
+        k = int(step[idx[s_j]])
         if not room(k, K.MESSAGE_ORDER):
             continue
-        ch = f"channel worker {int(src[s_j])} -> worker {int(dst[s_j])}"
+        _, src, dst = facts(s_j)[:3]
+        ch = f"channel worker {src} -> worker {dst}"
         add(k, Violation(K.MESSAGE_ORDER, f"{labels[k]}: {ch}: send {what(s_j)} {name(s_j)} has no matching "
-                         "receive", (), (int(src[s_j]), int(dst[s_j])), (float(tr.start[idx[s_j]]),)),
+                         "receive", (), (src, dst), (float(tr.start[idx[s_j]]),)),
             float(tr.start[idx[s_j]]))
 
 
@@ -962,27 +1018,34 @@ def _measured(ctx: _Ctx, c: _Compute, c_keep: BoolArray, c_step: IntArray, n_ste
     """Makespan, busy (union of compute intervals) and idle time per worker, per step."""
     sch, index = ctx.schedule, ctx.index
     D = sch.num_workers
-    inside = c_keep & (c.worker >= 0) & (c.worker < D)
     out: list[Metrics | None] = [None] * n_steps
-    if inside.all():
+    if c_keep.all() and (not len(c.worker) or (int(c.worker.min()) >= 0 and int(c.worker.max()) < D)):
         st, w, cs, e, start = c_step, c.worker, c.cstart, c.end, c.start
     else:
-        pos = np.flatnonzero(inside)
+        pos = np.flatnonzero(c_keep & (c.worker >= 0) & (c.worker < D))
         st, w, cs, e, start = c_step[pos], c.worker[pos], c.cstart[pos], c.end[pos], c.start[pos]
     if not len(st):
         return out
     first, last = _extrema(st, n_steps, start, e)
-    n_ev = np.bincount(st, minlength=n_steps)
+    n_ev = np.bincount(st, minlength=n_steps) if n_steps > 1 else np.array([len(st)])
     order = reorder([cs, w, st])
     if order is not None:
         st, w, cs, e = st[order], w[order], cs[order], e[order]
-    grp = st * D + w
-    span = float(np.abs(e).max()) * 2 + 1.0
+    grp = st * D + w if n_steps > 1 else w
+    # union of intervals per (step, worker): a running maximum of the ends, each group
+    # shifted above the previous one so that one pass serves them all
+    span = _abs_max(e) * 2 + 1.0
     shift = (grp - grp.min()) * span
-    run = np.maximum.accumulate(e + shift) - shift
-    prev = np.concatenate([[-np.inf], run[:-1]])
-    prev[np.concatenate([[True], grp[1:] != grp[:-1]])] = -np.inf
-    covered = np.maximum(0.0, e - np.maximum(cs, prev))
+    run = e + shift
+    np.maximum.accumulate(run, out=run)
+    run -= shift
+    prev = np.empty_like(run)  # the running maximum before each interval of its group
+    prev[0] = -np.inf
+    prev[1:] = run[:-1]
+    prev[1:][grp[1:] != grp[:-1]] = -np.inf
+    covered = np.maximum(cs, prev, out=prev)
+    np.subtract(e, covered, out=covered)
+    np.maximum(0.0, covered, out=covered)
     busy = np.bincount(grp, weights=covered, minlength=n_steps * D).reshape(n_steps, D)
     peaks, _ = activation_profile(index, CostModel())
     for k in range(n_steps):

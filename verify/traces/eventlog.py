@@ -62,7 +62,7 @@ VERSION = 1
 COLUMNS = ("worker", "pipeline", "stage", "microbatch", "kind", "start", "end",
            "peer", "seq", "ready", "step", "unit")
 REQUIRED = ("worker", "stage", "kind", "start", "end")
-_CHUNK_BYTES = 1 << 23
+_CHUNK_BYTES = 1 << 20
 _INT_COLUMNS = ("worker", "stage", "microbatch", "peer", "seq", "step", "unit")
 _NUMERIC = (*_INT_COLUMNS, "start", "end", "ready")  # conversion order (first error wins)
 _MAX_INT = 1 << 40
