@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -66,6 +67,8 @@ from verify.traces.kernels import group_rank, lex_order, pack_sort, reorder, run
 from verify.traces.results import StepResult, TraceReport
 
 IntArray = npt.NDArray[np.int64]
+KeyArray = npt.NDArray[np.signedinteger[Any]]
+"""Integer keys and row numbers, in 32 bits when they fit."""
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -91,6 +94,9 @@ class _Ctx:
         self.schedule = schedule
         self.trace = trace
         self.index: IndexedSchedule = index_schedule(schedule)
+        # what the checks need of the schedule alone, derived while its index is fresh
+        self.edges = self.index.producers()
+        self.peaks = activation_profile(self.index, CostModel())[0]
         self.tol = tolerance
         self.unit = f" {trace.time_unit}" if trace.time_unit else ""
 
@@ -123,8 +129,8 @@ def _resolve(ctx: _Ctx) -> tuple[IntArray, IntArray, npt.NDArray[np.int8]]:
     stage = tr.stage
     worker = tr.worker
     all_in = not n or (int(worker.min()) >= 0 and int(worker.max()) < D)
-    in_range = np.ones(n, dtype=bool) if all_in else (worker >= 0) & (worker < D)
     if not all_in:
+        in_range = (worker >= 0) & (worker < D)
         why[~in_range & (why == _OK)] = _WORKER_RANGE
     max_stage = max(p.num_stages for p in pipes)
     if lowest < 0:  # events that do not name their pipeline
@@ -139,7 +145,7 @@ def _resolve(ctx: _Ctx) -> tuple[IntArray, IntArray, npt.NDArray[np.int8]]:
                 only[w] = k * max_stage + s
         unnamed = (code < 0) & (why == _OK)
         label = unnamed & (stage < 0)
-        wsafe = np.where(in_range, worker, 0)
+        wsafe = worker if all_in else np.where(in_range, worker, 0)
         if np.any(label):
             stage = stage.copy()
             single = holders[wsafe] == 1
@@ -183,7 +189,7 @@ def _resolve(ctx: _Ctx) -> tuple[IntArray, IntArray, npt.NDArray[np.int8]]:
     return pidx, stage, why
 
 
-def _steps(ctx: _Ctx, keep: BoolArray, ci: IntArray, row: IntArray, matched: BoolArray,
+def _steps(ctx: _Ctx, keep: BoolArray, ci: IntArray, row: KeyArray, matched: BoolArray,
            pidx: IntArray, stage: IntArray) -> tuple[IntArray, list[str]]:
     """Step index of every kept event, and the step labels (``ci``, ``row``, ``matched``:
     the compute events, their scheduled rows and whether they match)."""
@@ -312,7 +318,8 @@ def check_trace(
     if len(pipes) > 1:
         dense += np.append(index.base, 0)[psafe]
     n_ops = len(index.ops)
-    row_of_id = np.full(index.total_ids + 1, -1, dtype=np.int64)
+    # scheduled row of each dense op id (int32 halves the table: rows are op counts)
+    row_of_id = np.full(index.total_ids + 1, -1, dtype=np.int32 if n_ops < 1 << 31 else np.int64)
     valid_rows = np.flatnonzero(index.op_id >= 0)
     row_of_id[index.op_id[valid_rows[::-1]]] = valid_rows[::-1]
     row = row_of_id[dense if all_valid else np.where(valid, dense, index.total_ids)]
@@ -498,7 +505,7 @@ Add = Callable[..., None]
 
 def _unscheduled(
     ctx: _Ctx, room: Room, add: Add, step: IntArray, labels: list[str], c: _Compute, stray: BoolArray,
-    why: npt.NDArray[np.int8], pidx: IntArray, stage: IntArray, row: IntArray, sched_worker: IntArray,
+    why: npt.NDArray[np.int8], pidx: IntArray, stage: IntArray, row: KeyArray, sched_worker: IntArray,
     cnt: IntArray, cell: IntArray, matched: BoolArray,
 ) -> None:
     """Compute events that match no scheduled op (``stray``, over ``c``), and ops run
@@ -568,7 +575,7 @@ def _unscheduled(
                          ((w, int(index.op_pos[r])),)), float(tr.start[evs[1]]))
 
 
-def _order(ctx: _Ctx, room: Room, add: Add, c: _Compute, g: IntArray, c_step: IntArray, row: IntArray,
+def _order(ctx: _Ctx, room: Room, add: Add, c: _Compute, g: IntArray, c_step: IntArray, row: KeyArray,
            labels: list[str]) -> None:
     """Per (step, worker): the ops that ran once (``g``, over ``c``), in time order, must
     follow the program."""
@@ -626,7 +633,7 @@ def _order(ctx: _Ctx, room: Room, add: Add, c: _Compute, g: IntArray, c_step: In
 def _dependencies(ctx: _Ctx, room: Room, add: Add, n_steps: int, u_cstart: FloatArray,
                   u_end: FloatArray, u_ev: IntArray, labels: list[str]) -> None:
     tr, index = ctx.trace, ctx.index
-    src, dst, _ = index.producers()
+    src, dst, _ = ctx.edges
     uw = index.unit_worker
     cross = uw[src] != uw[dst]
     src, dst = src[cross], dst[cross]
@@ -745,11 +752,16 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
     D = max(sch.num_workers, int(tr.worker.max()) + 1, int(tr.peer.max()) + 1)
     S = int(nst.max())
     M = max(q.microbatches for q in pipes)
+    top = 2 * D * D * max(len(labels), 1) * len(pipes)  # above every lane = channel * 2 + 1
+    packed = top < 1 << 62  # else (peer ids beyond 10**9) the channel is keyed after filtering
     m = len(idx)
     ok = np.empty(m, dtype=bool)
     recv = np.empty(m, dtype=bool)
-    chan = np.empty(m, dtype=np.int64)
-    payload = np.empty(m, dtype=np.int64)
+    # channel keys and payloads in 32 bits when they fit
+    small = top < 1 << 31 and 2 * len(pipes) * S * M < 1 << 31
+    chan: KeyArray = np.empty(m, dtype=np.int32 if small else np.int64)
+    payload: KeyArray = np.empty(m, dtype=np.int32 if small else np.int64)
+    peers = np.empty(0 if packed else m, dtype=np.int64)
     for lo in range(0, m, _BLOCK):
         hi = min(m, lo + _BLOCK)
         i = idx[lo:hi]
@@ -775,15 +787,20 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
             peer = np.where(ask, np.where(good, flat[at], -1), peer)
             good &= peer >= 0
         good &= peer != w
-        c = np.where(rcv, peer, w)  # sender
-        c *= D
-        c += np.where(rcv, w, peer)  # receiver
-        if multi_step:
-            c += step[i] * (D * D)
+        if packed:
+            c = np.where(rcv, peer, w)  # sender
+            c *= D
+            c += np.where(rcv, w, peer)  # receiver
+            if multi_step:
+                c += step[i] * (D * D)
+            if p is not None:
+                c *= len(pipes)
+                c += p
+            chan[lo:hi] = c
+        else:
+            peers[lo:hi] = peer
         pay = np.where(rcv, other, s)  # the sender's stage
         if p is not None:
-            c *= len(pipes)
-            c += p
             pay += p * S
         pay *= M
         pay += tr.microbatch[i]
@@ -791,14 +808,21 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
         pay += ~fwd
         ok[lo:hi] = good
         recv[lo:hi] = rcv
-        chan[lo:hi] = c
         payload[lo:hi] = pay
     if not ok.all():
         keep = np.flatnonzero(ok)
         idx, chan, payload, recv = idx[keep], chan[keep], payload[keep], recv[keep]
+        if not packed:
+            peers = peers[keep]
         if not len(idx):
             return
     send = ~recv
+    if not packed:  # ((step * D + sender) * D + receiver) * pipelines + pipeline, D from these
+        w = tr.worker[idx]
+        sender, receiver = np.where(recv, peers, w), np.where(recv, w, peers)
+        d = int(max(sender.max(), receiver.max())) + 1
+        key = ((step[idx] * d + sender) * d + receiver) * len(pipes) + (pidx[idx] if multi else 0)
+        chan = np.unique(key, return_inverse=True)[1].reshape(-1)  # dense, in the keys' order
     seq = tr.seq[idx]
 
     def facts(j: int) -> tuple[int, int, int, int, bool, int]:
@@ -825,14 +849,15 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
     else:
         chans, chan_of = np.unique(chan, return_inverse=True)
         by_seq = (np.bincount(chan_of[no_id], minlength=len(chans)) == 0)[chan_of]
+    sends = np.flatnonzero(send)
+    recvs = np.flatnonzero(recv)
     pos: IntArray | None = None  # rank of each among the sends, or receives, of its channel
     if by_seq.all():
         # every message carries an id: only the receives need ordering (FIFO receipt),
         # and each pairs with the send of its channel that carries its id
-        r = np.flatnonzero(recv)
-        o_r, _, same = _lane_order(chan[r], tr.start[idx[r]])
-        o = r[o_r]
-        partner = _id_partners(chan, seq, send)
+        o_r, _, same = _lane_order(chan[recvs], tr.start[idx[recvs]])
+        o = recvs[o_r]
+        partner = _id_partners(chan, seq, sends, recvs)
     else:
         # sends, then receives, of each channel in posting order
         lane = chan * 2
@@ -842,13 +867,13 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
         pos = np.empty(len(idx), dtype=np.int64)
         pos[o] = rank
         if by_seq.any() and not bool(np.all(seq[by_seq] == pos[by_seq])):
-            partner = _partners(chan, np.where(by_seq, seq, pos), send)
-        elif send.any():
+            partner = _partners(chan, np.where(by_seq, seq, pos), sends, recvs)
+        elif len(sends):
             # every key is the rank: the partner of the k-th receive of a channel is the
             # k-th send, in the run of sends just before the run of receives
-            partner = _rank_partners(o, lanes, rank)
+            partner = _rank_partners(o, lanes, rank)[recvs]
         else:
-            partner = _partners(chan, pos, send)
+            partner = _partners(chan, pos, sends, recvs)
     if by_seq.any():
         # with message ids, receives must complete in FIFO (id) order
         sq = seq[o]
@@ -868,9 +893,6 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
                 f"{tr.label(a)} (message {int(seq[o[j - 1]])}): not first-in first-out",
                 (), (src, dst), (float(tr.start[a]), float(tr.start[b]))),
                 float(tr.start[b]))
-    sends = np.flatnonzero(send)
-    recvs = np.flatnonzero(~send)
-    partner = partner[recvs]
     used = np.zeros(len(idx), dtype=bool)
     used[partner[partner >= 0]] = True
 
@@ -919,7 +941,7 @@ def _messages(ctx: _Ctx, room: Room, add: Add, sel: BoolArray, step: IntArray, p
             float(tr.start[idx[s_j]]))
 
 
-def _lane_order(lane: IntArray, start: FloatArray) -> tuple[IntArray, IntArray, BoolArray]:
+def _lane_order(lane: KeyArray, start: FloatArray) -> tuple[IntArray, KeyArray, BoolArray]:
     """The order by (lane, posting time, position), the lanes in that order, and whether
     each element continues the lane of the one before it. Events of one lane are
     usually logged in time order (one worker's log): sorting by lane alone then does."""
@@ -934,33 +956,32 @@ def _lane_order(lane: IntArray, start: FloatArray) -> tuple[IntArray, IntArray, 
     return o, lanes, same
 
 
-def _id_partners(chan: IntArray, seq: IntArray, send: BoolArray) -> IntArray:
-    """For every receive, the first send (lowest position) of its channel with the same
-    message id, -1 when there is none; -1 for the sends. A table indexed by (channel,
-    id) when it is small, else :func:`_partners`."""
+def _id_partners(chan: KeyArray, seq: IntArray, sends: IntArray, recvs: IntArray) -> IntArray:
+    """For each of the receives ``recvs``, the first send (lowest position) of ``sends``
+    on its channel with its message id, -1 when there is none. A table indexed by
+    (channel, id) when it is small, else :func:`_partners`."""
     n = len(chan)
-    sends = np.flatnonzero(send)
     top = int(chan.max()) + 1
     width = int(seq.max()) + 1
     if not len(sends) or top > 4 * n + 4096:
-        return _partners(chan, seq, send)
+        return _partners(chan, seq, sends, recvs)
     present = np.zeros(top, dtype=bool)
     present[chan] = True
     dense = np.cumsum(present) - 1
-    if int(dense[-1] + 1) * width > 4 * n + 4096:
-        return _partners(chan, seq, send)
-    key = dense[chan] * width
+    size = int(dense[-1] + 1) * width
+    if size > 4 * n + 4096:
+        return _partners(chan, seq, sends, recvs)
+    key = dense[chan]
+    key *= width
     key += seq
-    table = np.full(int(dense[-1] + 1) * width, n, dtype=np.int64)
+    table = np.full(size, n, dtype=np.int64)
     np.minimum.at(table, key[sends], sends)
-    recvs = np.flatnonzero(~send)
-    got = table[key[recvs]]
-    partner = np.full(n, -1, dtype=np.int64)
-    partner[recvs] = np.where(got < n, got, -1)
-    return partner
+    got: IntArray = table[key[recvs]]
+    got[got == n] = -1
+    return got
 
 
-def _rank_partners(o: IntArray, lanes: IntArray, rank: IntArray) -> IntArray:
+def _rank_partners(o: IntArray, lanes: KeyArray, rank: IntArray) -> IntArray:
     """Pairing by rank, from the order ``o`` by (lane = channel * 2 + is receive, posting
     time): a receive of rank k pairs with the send of rank k of its channel, -1 when
     that channel has fewer sends; -1 for the sends."""
@@ -984,39 +1005,37 @@ def _rank_partners(o: IntArray, lanes: IntArray, rank: IntArray) -> IntArray:
     return partner
 
 
-def _partners(chan: IntArray, key: IntArray, send: BoolArray) -> IntArray:
-    """For every receive, the first send (lowest position) of its channel with the same
-    key (message id or rank), -1 when there is none; -1 for the sends."""
+def _partners(chan: KeyArray, key: IntArray, sends: IntArray, recvs: IntArray) -> IntArray:
+    """For each of the receives ``recvs``, the first send (lowest position) of ``sends``
+    with the same channel and key (message id or rank), -1 when there is none."""
     n = len(chan)
-    pair_key = chan * (int(key.max()) + 1) + key
+    pair_key = chan.astype(np.int64) * (int(key.max()) + 1) + key
     top = int(pair_key.max()) * 2 + 2
-    if send.any() and top * max(n, 1) * 2 < 1 << 62:
+    if len(sends) and top * max(n, 1) * 2 < 1 << 62:
         # sorted by (pair key, receive after send, position): a receive's partner is
         # the head of its pair key's run when that head is a send
-        o = pack_sort(pair_key * 2 + ~send)
+        is_send = np.zeros(n, dtype=bool)
+        is_send[sends] = True
+        o = pack_sort(pair_key * 2 + ~is_send)
         head = np.arange(n, dtype=np.int64) - group_rank(pair_key[o])
         first = o[head]
         partner = np.empty(n, dtype=np.int64)
-        partner[o] = np.where(send[first], first, -1)
-        partner[send] = -1
-        return partner
-    sends = np.flatnonzero(send)
-    recvs = np.flatnonzero(~send)
+        partner[o] = np.where(is_send[first], first, -1)
+        return partner[recvs]
     sk = pair_key[sends]
     so = np.argsort(sk, kind="stable")
     sk_sorted = sk[so]
     where_s = np.searchsorted(sk_sorted, pair_key[recvs])
     clipped = np.minimum(where_s, len(sk_sorted) - 1)
     found = (where_s < len(sk_sorted)) & (sk_sorted[clipped] == pair_key[recvs])
-    partner = np.full(n, -1, dtype=np.int64)
-    partner[recvs] = np.where(found, sends[so[clipped]], -1)
-    return partner
+    out: IntArray = np.where(found, sends[so[clipped]], -1)
+    return out
 
 
 def _measured(ctx: _Ctx, c: _Compute, c_keep: BoolArray, c_step: IntArray, n_steps: int,
               step_has: BoolArray) -> list[Metrics | None]:
     """Makespan, busy (union of compute intervals) and idle time per worker, per step."""
-    sch, index = ctx.schedule, ctx.index
+    sch = ctx.schedule
     D = sch.num_workers
     out: list[Metrics | None] = [None] * n_steps
     if c_keep.all() and (not len(c.worker) or (int(c.worker.min()) >= 0 and int(c.worker.max()) < D)):
@@ -1047,7 +1066,7 @@ def _measured(ctx: _Ctx, c: _Compute, c_keep: BoolArray, c_step: IntArray, n_ste
     np.subtract(e, covered, out=covered)
     np.maximum(0.0, covered, out=covered)
     busy = np.bincount(grp, weights=covered, minlength=n_steps * D).reshape(n_steps, D)
-    peaks, _ = activation_profile(index, CostModel())
+    peaks = ctx.peaks
     for k in range(n_steps):
         if not step_has[k]:
             continue

@@ -55,14 +55,14 @@ from verify.traces.events import (
     EventBuilder,
     TraceEvents,
 )
-from verify.traces.scan import Scan, categories, numbers
+from verify.traces.scan import PAD, Scan, categories, numbers
 
 FORMAT_TAG = "chimera-verify-events"
 VERSION = 1
 COLUMNS = ("worker", "pipeline", "stage", "microbatch", "kind", "start", "end",
            "peer", "seq", "ready", "step", "unit")
 REQUIRED = ("worker", "stage", "kind", "start", "end")
-_CHUNK_BYTES = 1 << 20
+_CHUNK_BYTES = 1 << 23
 _INT_COLUMNS = ("worker", "stage", "microbatch", "peer", "seq", "step", "unit")
 _NUMERIC = (*_INT_COLUMNS, "start", "end", "ready")  # conversion order (first error wins)
 _MAX_INT = 1 << 40
@@ -244,36 +244,38 @@ def _line_skipped(s: str, builder: EventBuilder) -> bool:
 
 
 def read_csv_log(stream: IO[str], source: str, builder: EventBuilder) -> None:
-    """Stream a CSV event log into ``builder``, a chunk of 8 MiB at a time: each chunk's
-    fields are located and converted column by column with NumPy (:mod:`.scan`); values
-    in an unusual spelling, and malformed ones, go through Python's ``int`` / ``float``,
-    so the accepted syntax and every located error are those of a value-by-value read."""
+    """Stream a CSV event log into ``builder``, 8 MiB of whole lines at a time: each
+    chunk's fields are located and converted column by column with NumPy (:mod:`.scan`);
+    values in another spelling, and malformed ones, go through Python's ``int`` /
+    ``float`` one by one, so the accepted syntax and every located error are those of a
+    value-by-value read."""
     src = builder.add_source(source, "line")
     line_no = 0
     names: list[str] | None = None
     steps_given: list[bool] = []
     rows = 0
-    pending = ""
+    pending = b""  # the last, unfinished line read so far
     while True:
         chunk = stream.read(_CHUNK_BYTES)
-        text = pending + chunk
-        if not chunk:
-            pending = ""
-        else:
-            cut = text.rfind("\n")
+        last = not chunk
+        if not last:
+            data = chunk.encode("utf-8", "surrogatepass")
+            del chunk
+            cut = data.rfind(b"\n")
             if cut < 0:
-                pending = text
+                pending += data
                 continue
-            pending = text[cut + 1 :]
-            text = text[: cut + 1]
-        if not text:
+            # the whole lines, in one copy followed by the unfinished line and the padding
+            scan = Scan.over(b"".join((pending, data, PAD)), len(pending) + cut + 1)
+            pending = data[cut + 1 :]
+            del data
+        elif pending:
+            scan = Scan.over(b"".join((pending, b"\n", PAD)), len(pending) + 1)
+            pending = b""
+        else:
             break
-        block = text.encode("utf-8", "surrogatepass")
-        del text
-        if not block.endswith(b"\n"):
-            block += b"\n"
         first_line = line_no + 1
-        names, body, nlines = _csv_body(block, first_line, names, source, builder)
+        names, body, nlines = _csv_body(scan, first_line, names, source, builder)
         line_no += nlines
         if body is not None and names is not None:
             scan, delims, numbers = body
@@ -285,7 +287,7 @@ def read_csv_log(stream: IO[str], source: str, builder: EventBuilder) -> None:
                            f"expected {ncol} fields as in the header, got {int(counts[j])}")
             _scan_to_builder(scan, delims, names, numbers, source, src, builder, steps_given)
             rows += len(numbers)
-        if not chunk:
+        if last:
             break
     if names is None:
         raise ScheduleFormatError(source, "line 1", "empty event log: no header line")
@@ -294,12 +296,12 @@ def read_csv_log(stream: IO[str], source: str, builder: EventBuilder) -> None:
 
 
 def _csv_body(
-    block: bytes, first_line: int, names: list[str] | None, source: str, builder: EventBuilder,
+    scan: Scan, first_line: int, names: list[str] | None, source: str, builder: EventBuilder,
 ) -> tuple[list[str] | None, tuple[Scan, npt.NDArray[np.int64], npt.NDArray[np.int64]] | None, int]:
-    """The header (once known), the data lines of a chunk of whole lines (their scan,
-    delimiters and line numbers; None when the chunk holds no data line) and the
+    """The header (once known), the data lines of a scanned chunk of whole lines (their
+    scan, delimiters and line numbers; None when the chunk holds no data line) and the
     chunk's number of lines."""
-    scan = Scan.of(block)
+    block = scan.data
     delims = scan.delimiters()
     nl = delims[scan.bytes_[delims] == _NL]
     nlines = len(nl)
