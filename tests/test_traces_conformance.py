@@ -278,3 +278,31 @@ def test_against_a_different_schedule() -> None:
     r = check_trace(generate("1f1b", 4, 4), ev)
     assert r.report.kinds() == {K.ORDER_DIVERGENCE}
     assert len(r.report.violations) == 3  # workers 0-2; the last stage runs F0 B0 ... in both?
+
+
+def test_receives_without_any_send_are_reported_not_crashed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from verify import generate
+    from verify.core.results import ViolationKind
+    from verify.traces import check_trace, read_trace
+
+    log = tmp_path / "recv_only.csv"
+    log.write_text(
+        "worker,pipeline,stage,microbatch,kind,start,end,peer,seq\n"
+        "0,main,0,0,F,0,1,,\n1,main,1,0,RECV_F,0,1,0,0\n1,main,1,0,F,1,2,,\n"
+        "1,main,1,0,B,2,3,,\n0,main,0,0,B,3,4,,\n"
+    )
+    r = check_trace(generate("1f1b", 2, 1), read_trace([str(log)]))
+    (v,) = r.report.violations
+    assert v.kind is ViolationKind.MESSAGE_ORDER
+    assert "receive #0 1RECV_F0" in v.message and "has no matching send" in v.message
+
+
+def test_absurd_durations_give_no_fitted_costs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from verify import generate
+    from verify.traces import check_trace, read_trace
+
+    log = tmp_path / "big.csv"
+    log.write_text("worker,pipeline,stage,microbatch,kind,start,end\n0,main,0,0,F,0,1e23\n")
+    r = check_trace(generate("1f1b", 2, 1), read_trace([str(log)]))
+    assert not r.report.ok
+    assert r.fitted is None

@@ -49,7 +49,7 @@ from verify.core.results import (
     ViolationKind,
 )
 from verify.core.schedule import Schedule
-from verify.errors import ScheduleFormatError
+from verify.errors import ModelError, ScheduleFormatError
 from verify.passes.index import CODE_KIND, IndexedSchedule, index_schedule
 from verify.sim.execute import execute
 from verify.sim.metrics import activation_profile, compute_metrics
@@ -1009,6 +1009,8 @@ def _partners(chan: KeyArray, key: IntArray, sends: IntArray, recvs: IntArray) -
     """For each of the receives ``recvs``, the first send (lowest position) of ``sends``
     with the same channel and key (message id or rank), -1 when there is none."""
     n = len(chan)
+    if not len(sends) or not len(recvs):
+        return np.full(len(recvs), -1, dtype=np.int64)
     pair_key = chan.astype(np.int64) * (int(key.max()) + 1) + key
     top = int(pair_key.max()) * 2 + 2
     if len(sends) and top * max(n, 1) * 2 < 1 << 62:
@@ -1125,13 +1127,17 @@ def _fit(c: _Compute, once: BoolArray, c_stage: IntArray) -> CostModel | None:
         sel = np.flatnonzero(multi)[first]
         overlap = float(np.median(c.end[sel] - c.start[sel]))
     split = "I" in glob or "W" in glob
-    return CostModel(
-        F=glob["F"], B=glob.get("B") if not split else None,
-        I=glob.get("I"), W=glob.get("W"), overlap=overlap,
-        per_stage=tuple(sorted(
-            (s, StageCosts(F=v.get("F"), B=v.get("B") if not split else None, I=v.get("I"), W=v.get("W")))
-            for s, v in per.items())),
-    )
+    try:
+        return CostModel(
+            F=glob["F"], B=glob.get("B") if not split else None,
+            I=glob.get("I"), W=glob.get("W"), overlap=overlap,
+            per_stage=tuple(sorted(
+                (s, StageCosts(F=v.get("F"), B=v.get("B") if not split else None, I=v.get("I"),
+                               W=v.get("W")))
+                for s, v in per.items())),
+        )
+    except ModelError:  # durations beyond what a cost model accepts: nothing to fit
+        return None
 
 
 def check_kinds() -> tuple[ViolationKind, ...]:
