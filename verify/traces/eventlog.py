@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from verify.core.actions import _NAME_RE
-from verify.errors import ScheduleFormatError
+from verify.errors import ParameterError, ScheduleFormatError
 from verify.traces.events import (
     FIRST_STAGE_ACTION,
     KIND_CODE,
@@ -507,7 +507,7 @@ def _fmt(x: float) -> str:
 def event_log_lines(events: TraceEvents, fmt: str) -> Iterator[str]:
     """The lines of ``events`` as a generic event log (``csv`` or ``jsonl``)."""
     if fmt not in ("csv", "jsonl"):
-        raise ValueError(f"unknown event log format {fmt!r}: expected 'csv' or 'jsonl'")
+        raise ParameterError(f"unknown event log format {fmt!r}: expected 'csv' or 'jsonl'")
     marked = events.marked
     names = ["worker", "pipeline", "stage", "microbatch", "kind", "start", "end", "peer", "seq", "ready"]
     if marked:

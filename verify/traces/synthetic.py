@@ -17,6 +17,7 @@ import numpy as np
 
 from verify.core.costs import UNIT_COSTS, CostModel
 from verify.core.schedule import Schedule
+from verify.errors import ParameterError
 from verify.passes.index import index_schedule
 from verify.sim.execute import execute
 from verify.traces.events import NO_STEP, RECV_B, RECV_F, SEND_B, SEND_F, EventBuilder, TraceEvents
@@ -41,7 +42,7 @@ def synthetic_trace(
     index = index_schedule(schedule)
     ex = execute(index, costs)
     if not ex.complete:
-        raise ValueError("the schedule deadlocks: no execution to record")
+        raise ParameterError("synthetic trace: the schedule deadlocks, so no execution can be recorded")
     builder = EventBuilder()
     src = builder.add_source(source, "line")
     pipes = schedule.pipelines
