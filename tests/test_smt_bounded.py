@@ -28,7 +28,7 @@ from verify.core.schedule import Timing, TimingUnit
 from verify.errors import ParameterError
 from verify.generators import families
 from verify.passes.index import index_schedule
-from verify.smt.bounded import SmtResult, SmtVerdict, disagreements, smt_check
+from verify.smt.bounded import SmtResult, disagreements, smt_check
 
 UNIT = CostModel()
 B2 = CostModel(F=1, B=2)
@@ -72,9 +72,9 @@ def _key(v: Violation) -> tuple[object, ...]:
 def assert_agree(dag: Report, smt: SmtResult, schedule: Schedule, costs: CostModel) -> None:
     """Same verdicts, same violation records (deadlocks: one genuine cycle per knot),
     same metrics."""
-    assert all(v.verdict is not SmtVerdict.UNKNOWN for v in smt.verdicts), smt.verdicts
+    assert all(v.status is not Status.UNKNOWN for v in smt.verdicts), smt.verdicts
     dag_status = {r.property: r.status.value for r in dag.properties}
-    smt_status = {v.property: v.verdict.value for v in smt.verdicts}
+    smt_status = {v.property: v.status.value for v in smt.verdicts}
     assert dag_status == smt_status
     others = lambda r: sorted(_key(v) for v in r.violations if v.kind is not ViolationKind.DEADLOCK)  # noqa: E731
     assert others(dag) == others(smt.report)
@@ -262,7 +262,7 @@ def test_zero_cost_cycles_still_deadlock() -> None:
     """With F = B = 0 a cycle has total weight 0; the lifted encoding still refutes it."""
     s = _two_by_two(["0F0 0B0 0F1 0B1", "1F1 1F0 1B0 1B1"])
     smt = run_both(s, CostModel(F=0, B=0))
-    assert smt.verdict(Property.DEADLOCK_FREE) is SmtVerdict.VIOLATED
+    assert smt.verdict(Property.DEADLOCK_FREE) is Status.VIOLATED
     ok = run_both(generate("1f1b", 4, 4), CostModel(F=0, B=1, latency=0))
     assert ok.makespan == simulate(generate("1f1b", 4, 4), CostModel(F=0, B=1)).makespan
 
@@ -298,7 +298,7 @@ def test_critical_path_core_explains_the_makespan(family: str, D: int, N: int) -
     s = generate(family, D, N).without_timing()
     best = simulate(s, costs).makespan
     r = smt_check(s, costs=costs, makespan_bound=best - 0.5, want_core=True)
-    assert r.verdict(Property.CLAIMS) is SmtVerdict.VIOLATED
+    assert r.verdict(Property.CLAIMS) is Status.VIOLATED
     (v,) = r.report.of_kind(ViolationKind.CLAIM)
     total = 0.0
     for k, (a, w) in enumerate(zip(v.ops, v.workers)):
@@ -314,7 +314,7 @@ def test_critical_path_core_explains_the_makespan(family: str, D: int, N: int) -
         n.startswith("end[") for n in names["makespan-bound"])
     assert names["makespan-optimal"][0].startswith("start[")
     held = smt_check(s, costs=costs, makespan_bound=best)
-    assert held.verdict(Property.CLAIMS) is SmtVerdict.HOLDS and held.ok
+    assert held.verdict(Property.CLAIMS) is Status.HOLDS and held.ok
 
 
 def test_success_cores_on_request() -> None:
@@ -346,7 +346,7 @@ def test_memory_cap_and_peaks() -> None:
     assert smt.report.metrics is not None
     assert smt.report.metrics.peak_activations == (3, 4, 4, 3)  # chimera.md
     assert [v.workers for v in smt.report.of_kind(ViolationKind.MEMORY_CAP)] == [(1,), (2,)]
-    assert run_both(s, cap=4).verdict(Property.MEMORY) is SmtVerdict.HOLDS
+    assert run_both(s, cap=4).verdict(Property.MEMORY) is Status.HOLDS
 
 
 def test_split_backward_and_overlaps_agree() -> None:
@@ -363,8 +363,8 @@ def test_tiny_budget_is_unknown_never_success() -> None:
     r = smt_check(s, rlimit=1, memory_cap=2, makespan_bound=100)
     assert not r.ok
     for prop in (Property.DEADLOCK_FREE, Property.CONFLICT_FREE, Property.MEMORY, Property.CLAIMS):
-        assert r.verdict(prop) is SmtVerdict.UNKNOWN
-    assert r.verdict(Property.COMPLETE) is SmtVerdict.HOLDS  # structural, no solver
+        assert r.verdict(prop) is Status.UNKNOWN
+    assert r.verdict(Property.COMPLETE) is Status.HOLDS  # structural, no solver
     assert r.makespan is None and r.report.metrics is None
     assert r.makespan_reason.startswith("unknown")
     statuses = {p.property: p.status for p in r.report.properties}

@@ -3,10 +3,8 @@ and the helpers the encodings share (products, SMT-LIB printing)."""
 
 from verify.smt.bounded import (
     Core,
-    PropertyVerdict,
     QueryStats,
     SmtResult,
-    SmtVerdict,
     disagreements,
     smt_check,
 )
@@ -34,11 +32,9 @@ __all__ = [
     "Enumeration",
     "Finding",
     "Method",
-    "PropertyVerdict",
     "Query",
     "QueryStats",
     "SmtResult",
-    "SmtVerdict",
     "Theorem",
     "TheoremResult",
     "Verdict",

@@ -27,7 +27,7 @@ each other (tests/test_smt_bounded.py runs both on every family and every mutati
 * **Memory** (:func:`~verify.smt.encode.encode_memory`): some worker's running
   activation memory exceeds the cap; a model gives each offending worker's peak.
 
-Verdicts have four values (:class:`SmtVerdict`); UNKNOWN (budget exhausted, or a solver
+Verdicts have four values (:class:`Status`); UNKNOWN (budget exhausted, or a solver
 answer that failed its re-check) is never success: :attr:`SmtResult.ok` is false.
 Budgets are Z3 ``rlimit`` units shared by all queries of one call, not seconds.
 
@@ -35,10 +35,10 @@ Budgets are Z3 ``rlimit`` units shared by all queries of one call, not seconds.
 >>> from verify.core.costs import CostModel
 >>> r = smt_check(generate("chimera", 4, 4), costs=CostModel(F=1, B=2))
 >>> r.ok, r.makespan, r.verdict(Property.DEADLOCK_FREE)
-(True, 16.0, <SmtVerdict.HOLDS: 'holds'>)
+(True, 16.0, <Status.HOLDS: 'holds'>)
 >>> r = smt_check(generate("chimera", 4, 4).without_timing(), makespan_bound=9)
 >>> r.verdict(Property.CLAIMS), r.makespan
-(<SmtVerdict.VIOLATED: 'violated'>, 10.0)
+(<Status.VIOLATED: 'violated'>, 10.0)
 >>> print(r.report.violations[0].message.split(":")[0])
 makespan bound 9 cannot be met
 >>> r.cores[0].query, r.cores[0].names[0].startswith("start[")
@@ -47,7 +47,6 @@ makespan bound 9 cannot be met
 
 from __future__ import annotations
 
-import enum
 import re
 import time
 from collections.abc import Sequence
@@ -92,10 +91,10 @@ __all__ = [
     "DEFAULT_RLIMIT",
     "MAX_CYCLES",
     "Core",
-    "PropertyVerdict",
+    "PropertyResult",
     "QueryStats",
     "SmtResult",
-    "SmtVerdict",
+    "Status",
     "disagreements",
     "smt_check",
 ]
@@ -109,24 +108,6 @@ MAX_CYCLES = 16
 
 MAX_DESCENT = 64
 """Model-guided makespan descent steps at most before the makespan is UNKNOWN."""
-
-
-class SmtVerdict(enum.Enum):
-    """The verdict on one property. ``UNKNOWN`` never counts as success."""
-
-    HOLDS = "holds"
-    VIOLATED = "violated"
-    UNKNOWN = "unknown"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True, slots=True)
-class PropertyVerdict:
-    """The verdict on one property, with the reason when it is UNKNOWN or SKIPPED."""
-
-    property: Property
-    verdict: SmtVerdict
-    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +154,7 @@ class SmtResult:
     """
 
     report: Report
-    verdicts: tuple[PropertyVerdict, ...]
+    verdicts: tuple[PropertyResult, ...]
     makespan: float | None
     cores: tuple[Core, ...]
     queries: tuple[QueryStats, ...]
@@ -187,19 +168,19 @@ class SmtResult:
     def ok(self) -> bool:
         """No violation and no UNKNOWN verdict."""
         return not self.report.violations and all(
-            v.verdict is not SmtVerdict.UNKNOWN for v in self.verdicts
+            v.status is not Status.UNKNOWN for v in self.verdicts
         )
 
     @property
     def rlimit_used(self) -> int:
         return sum(q.rlimit for q in self.queries)
 
-    def verdict(self, prop: Property) -> SmtVerdict:
+    def verdict(self, prop: Property) -> Status:
         """The verdict on ``prop`` (SKIPPED when it was not decided)."""
         for v in self.verdicts:
             if v.property is prop:
-                return v.verdict
-        return SmtVerdict.SKIPPED
+                return v.status
+        return Status.SKIPPED
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -207,7 +188,7 @@ class SmtResult:
             "engine": "smt",
             "report": self.report.to_dict(),
             "verdicts": {
-                v.property.value: {"verdict": v.verdict.value, **({"reason": v.reason} if v.reason else {})}
+                v.property.value: {"verdict": v.status.value, **({"reason": v.reason} if v.reason else {})}
                 for v in self.verdicts
             },
             "makespan": self.makespan,
@@ -357,11 +338,11 @@ def _fmt(t: float) -> str:
 class _Execution:
     """Outcome of the ordered queries."""
 
-    deadlock: PropertyVerdict
+    deadlock: PropertyResult
     deadlock_violations: tuple[Violation, ...]
     makespan: int | None
     makespan_reason: str
-    claim: PropertyVerdict | None
+    claim: PropertyResult | None
     claim_violations: tuple[Violation, ...]
     cores: tuple[Core, ...]
 
@@ -591,7 +572,7 @@ def _claim_violation(enc: ExecutionEncoding, ids: Sequence[int], bound: float) -
     )
 
 
-def _deadlocks(ex: _ExecutionSolver) -> tuple[PropertyVerdict, tuple[Violation, ...], tuple[Core, ...]]:
+def _deadlocks(ex: _ExecutionSolver) -> tuple[PropertyResult, tuple[Violation, ...], tuple[Core, ...]]:
     """After an unsat execution query: one cycle per knot, from successive cores."""
     enc, budget = ex.enc, ex.budget
     active = list(range(enc.num_constraints))
@@ -601,14 +582,14 @@ def _deadlocks(ex: _ExecutionSolver) -> tuple[PropertyVerdict, tuple[Violation, 
         found = _cycle(enc, ex.core()[0])
         if found is None:
             why = "unknown: the solver's unsat core holds no dependency cycle"
-            return PropertyVerdict(Property.DEADLOCK_FREE, SmtVerdict.UNKNOWN, why), (), ()
+            return PropertyResult(Property.DEADLOCK_FREE, Status.UNKNOWN, why), (), ()
         gone = _cycle_units(enc, found)
         cycles.append(_shorten(ex.ctx, enc, found, budget))
         active = [j for j in active if int(enc.dst[j]) not in gone and int(enc.src[j]) not in gone]
         answer = ex.check("execution (next knot)", active)
     chosen = [min((cycles[i] for i in knot), key=len) for knot in _knots(ex.ctx, enc, cycles, budget)]
     reason = "" if answer == z3.sat else f"searched {len(cycles)} cycles; more knots may exist"
-    return (PropertyVerdict(Property.DEADLOCK_FREE, SmtVerdict.VIOLATED, reason),
+    return (PropertyResult(Property.DEADLOCK_FREE, Status.VIOLATED, reason),
             tuple(_deadlock_violation(enc, c) for c in chosen),
             tuple(Core("deadlock", tuple(enc.label(j) for j in c)) for c in chosen))
 
@@ -622,21 +603,21 @@ def _run_execution(
     answer = ex.check("execution", active)
     if answer == z3.unknown:
         why = f"unknown: {budget.reason}"
-        return _Execution(PropertyVerdict(Property.DEADLOCK_FREE, SmtVerdict.UNKNOWN, why), (),
+        return _Execution(PropertyResult(Property.DEADLOCK_FREE, Status.UNKNOWN, why), (),
                           None, why, _unknown_claim(bound, why), (), ())
     if answer == z3.unsat:
         verdict, found, cores = _deadlocks(ex)
         why = "the schedule deadlocks: no execution exists"
-        skipped = None if bound is None else PropertyVerdict(Property.CLAIMS, SmtVerdict.SKIPPED, why)
+        skipped = None if bound is None else PropertyResult(Property.CLAIMS, Status.SKIPPED, why)
         return _Execution(verdict, found, None, why, skipped, (), cores)
 
     starts = ex.starts()
     if starts is None:
         why = "unknown: the solver's execution failed the re-check"
-        return _Execution(PropertyVerdict(Property.DEADLOCK_FREE, SmtVerdict.UNKNOWN, why), (),
+        return _Execution(PropertyResult(Property.DEADLOCK_FREE, Status.UNKNOWN, why), (),
                           None, why, _unknown_claim(bound, why), (), ())
-    deadlock = PropertyVerdict(Property.DEADLOCK_FREE, SmtVerdict.HOLDS)
-    claim: PropertyVerdict | None = None
+    deadlock = PropertyResult(Property.DEADLOCK_FREE, Status.HOLDS)
+    claim: PropertyResult | None = None
     claim_found: tuple[Violation, ...] = ()
     out_cores: list[Core] = []
     if bound is not None:
@@ -647,18 +628,18 @@ def _run_execution(
         if answer == z3.sat:
             witness = ex.starts()
             if witness is None or ex.makespan(witness) > top:  # re-check against the bound too
-                claim = PropertyVerdict(Property.CLAIMS, SmtVerdict.UNKNOWN,
+                claim = PropertyResult(Property.CLAIMS, Status.UNKNOWN,
                                         "unknown: the solver's execution failed the re-check")
             else:
-                claim = PropertyVerdict(Property.CLAIMS, SmtVerdict.HOLDS)
+                claim = PropertyResult(Property.CLAIMS, Status.HOLDS)
                 starts = witness
         elif answer == z3.unsat:
             ids, qs = ex.core()
             out_cores.append(Core("makespan-bound", _core_names(enc, ids, qs, names, ex.extra - len(lits))))
-            claim = PropertyVerdict(Property.CLAIMS, SmtVerdict.VIOLATED)
+            claim = PropertyResult(Property.CLAIMS, Status.VIOLATED)
             claim_found = (_claim_violation(enc, ids, bound),)
         else:
-            claim = PropertyVerdict(Property.CLAIMS, SmtVerdict.UNKNOWN, f"unknown: {budget.reason}")
+            claim = PropertyResult(Property.CLAIMS, Status.UNKNOWN, f"unknown: {budget.reason}")
     if not minimize:
         return _Execution(deadlock, (), None, "not computed (minimize=False)", claim, claim_found,
                           tuple(out_cores))
@@ -683,20 +664,20 @@ def _run_execution(
     return _Execution(deadlock, (), None, why, claim, claim_found, tuple(out_cores))
 
 
-def _unknown_claim(bound: float | None, why: str) -> PropertyVerdict | None:
-    return None if bound is None else PropertyVerdict(Property.CLAIMS, SmtVerdict.UNKNOWN, why)
+def _unknown_claim(bound: float | None, why: str) -> PropertyResult | None:
+    return None if bound is None else PropertyResult(Property.CLAIMS, Status.UNKNOWN, why)
 
 
 # ------------------------------------------------------------------------ timed route
 def _run_timing(ctx: z3.Context, enc: TimingEncoding, budget: _Budget, want_core: bool) -> tuple[
-    PropertyVerdict, tuple[Violation, ...], tuple[Core, ...]
+    PropertyResult, tuple[Violation, ...], tuple[Core, ...]
 ]:
     solver, parse = _solver(ctx, enc.text, difference_logic=False)
     size = (enc.num_constraints, len(enc.starts) + enc.num_constraints, len(enc.text))
     answer = budget.solve(solver, "timing", size=size, parse_seconds=parse)
     prop = Property.CONFLICT_FREE
     if answer == z3.unknown:
-        return PropertyVerdict(prop, SmtVerdict.UNKNOWN, f"unknown: {budget.reason}"), (), ()
+        return PropertyResult(prop, Status.UNKNOWN, f"unknown: {budget.reason}"), (), ()
     if answer == z3.unsat:
         cores: tuple[Core, ...] = ()
         if want_core and enc.num_constraints:
@@ -705,7 +686,7 @@ def _run_timing(ctx: z3.Context, enc: TimingEncoding, budget: _Budget, want_core
             if budget.solve(g_solver, "timing-core", guards, size=size, parse_seconds=g_parse) == z3.unsat:
                 ids = sorted(int(str(g)[1:]) for g in g_solver.unsat_core())
                 cores = (Core("timing", tuple(enc.label(j) for j in ids)),)
-        return PropertyVerdict(prop, SmtVerdict.HOLDS), (), cores
+        return PropertyResult(prop, Status.HOLDS), (), cores
     model = solver.model()
     t = _int_values(model, "t", len(enc.starts), ctx)
     violated = _true_bools(model, "v")
@@ -713,11 +694,11 @@ def _run_timing(ctx: z3.Context, enc: TimingEncoding, budget: _Budget, want_core
     for j in violated:
         if t[int(enc.b[j])] - t[int(enc.a[j])] >= enc.weight[j]:
             why = "unknown: the solver's model names a constraint that holds"
-            return PropertyVerdict(prop, SmtVerdict.UNKNOWN, why), (), ()
+            return PropertyResult(prop, Status.UNKNOWN, why), (), ()
     if not violated:
         why = "unknown: the solver's model names no violated constraint"
-        return PropertyVerdict(prop, SmtVerdict.UNKNOWN, why), (), ()
-    return PropertyVerdict(prop, SmtVerdict.VIOLATED), _timing_violations(enc, t, violated), ()
+        return PropertyResult(prop, Status.UNKNOWN, why), (), ()
+    return PropertyResult(prop, Status.VIOLATED), _timing_violations(enc, t, violated), ()
 
 
 def _timing_violations(enc: TimingEncoding, t: Sequence[int], violated: Sequence[int]) -> tuple[
@@ -776,20 +757,20 @@ def _timing_violations(enc: TimingEncoding, t: Sequence[int], violated: Sequence
 
 # ----------------------------------------------------------------------- memory route
 def _run_memory(ctx: z3.Context, enc: MemoryEncoding, budget: _Budget, cap: float) -> tuple[
-    PropertyVerdict, tuple[Violation, ...]
+    PropertyResult, tuple[Violation, ...]
 ]:
     prop = Property.MEMORY
     solver, parse = _solver(ctx, enc.text, difference_logic=False)
     n = len(enc.delta)
     answer = budget.solve(solver, "memory", size=(n, n, len(enc.text)), parse_seconds=parse)
     if answer == z3.unknown:
-        return PropertyVerdict(prop, SmtVerdict.UNKNOWN, f"unknown: {budget.reason}"), ()
+        return PropertyResult(prop, Status.UNKNOWN, f"unknown: {budget.reason}"), ()
     if answer == z3.unsat:
-        return PropertyVerdict(prop, SmtVerdict.HOLDS), ()
+        return PropertyResult(prop, Status.HOLDS), ()
     model = solver.model()
     m = _int_values(model, "m", n, ctx)
     if m != enc.running():  # solver output is untrusted
-        return PropertyVerdict(prop, SmtVerdict.UNKNOWN, "unknown: the solver's running sums are wrong"), ()
+        return PropertyResult(prop, Status.UNKNOWN, "unknown: the solver's running sums are wrong"), ()
     programs = enc.index.schedule.programs
     b = enc.bounds.tolist()
     out: list[Violation] = []
@@ -798,7 +779,7 @@ def _run_memory(ctx: z3.Context, enc: MemoryEncoding, budget: _Budget, cap: floa
         peak = max(seg)
         assert enc.cap is not None
         if peak <= enc.cap:
-            return PropertyVerdict(prop, SmtVerdict.UNKNOWN, "unknown: the solver's model names a worker "
+            return PropertyResult(prop, Status.UNKNOWN, "unknown: the solver's model names a worker "
                                    "within the cap"), ()
         k = b[w] + seg.index(peak)
         i = int(enc.index.unit_pos[int(enc.unit[k])])
@@ -809,8 +790,8 @@ def _run_memory(ctx: z3.Context, enc: MemoryEncoding, budget: _Budget, cap: floa
             f"worker {w} holds {value:g} activations at {a} (position {i}), above the cap of {cap:g}",
             (a,), (w,), positions=((w, i),)))
     if not out:
-        return PropertyVerdict(prop, SmtVerdict.UNKNOWN, "unknown: the solver's model names no worker"), ()
-    return PropertyVerdict(prop, SmtVerdict.VIOLATED), tuple(out)
+        return PropertyResult(prop, Status.UNKNOWN, "unknown: the solver's model names no worker"), ()
+    return PropertyResult(prop, Status.VIOLATED), tuple(out)
 
 
 def _peaks(enc: MemoryEncoding) -> tuple[float, ...]:
@@ -825,20 +806,6 @@ def _peaks(enc: MemoryEncoding) -> tuple[float, ...]:
 
 
 # --------------------------------------------------------------------------- entry point
-_UNKNOWN_STATUS: Status = Status.UNKNOWN
-"""How an UNKNOWN verdict appears in a :class:`Report` (never as success)."""
-
-
-def _status(v: PropertyVerdict) -> PropertyResult:
-    if v.verdict is SmtVerdict.HOLDS:
-        return PropertyResult(v.property, Status.HOLDS)
-    if v.verdict is SmtVerdict.VIOLATED:
-        return PropertyResult(v.property, Status.VIOLATED)
-    if v.verdict is SmtVerdict.UNKNOWN:
-        return PropertyResult(v.property, _UNKNOWN_STATUS, v.reason or "unknown")
-    return PropertyResult(v.property, Status.SKIPPED, v.reason)
-
-
 def smt_check(
     schedule: Schedule,
     *,
@@ -870,13 +837,13 @@ def smt_check(
     budget = _Budget(rlimit)
     index = index_schedule(schedule)
     violations: list[Violation] = []
-    verdicts: list[PropertyVerdict] = []
+    verdicts: list[PropertyResult] = []
     cores: list[Core] = []
 
     for prop, found in ((Property.COMPLETE, check_completeness(index)),
                         (Property.PLACED, check_placement(index))):
         violations.extend(found)
-        verdicts.append(PropertyVerdict(prop, SmtVerdict.VIOLATED if found else SmtVerdict.HOLDS))
+        verdicts.append(PropertyResult(prop, Status.VIOLATED if found else Status.HOLDS))
 
     exec_enc = encode_execution(index, costs)
     ctx = z3.Context()
@@ -886,10 +853,10 @@ def smt_check(
     cores.extend(c for c in ex.cores if c.query == "deadlock")
 
     if schedule.timing is None:
-        verdicts.append(PropertyVerdict(Property.CONFLICT_FREE, SmtVerdict.SKIPPED,
+        verdicts.append(PropertyResult(Property.CONFLICT_FREE, Status.SKIPPED,
                                         "the schedule has no start times (order only)"))
     elif not timed:
-        verdicts.append(PropertyVerdict(Property.CONFLICT_FREE, SmtVerdict.SKIPPED,
+        verdicts.append(PropertyResult(Property.CONFLICT_FREE, Status.SKIPPED,
                                         "start times ignored: order semantics"))
     else:
         v, found_t, t_cores = _run_timing(ctx, encode_timing(index, costs), budget, want_core)
@@ -899,7 +866,7 @@ def smt_check(
 
     mem_enc = encode_memory(index, costs, memory_cap)
     if memory_cap is None:
-        verdicts.append(PropertyVerdict(Property.MEMORY, SmtVerdict.SKIPPED, "no memory cap given"))
+        verdicts.append(PropertyResult(Property.MEMORY, Status.SKIPPED, "no memory cap given"))
     else:
         v, found_m = _run_memory(ctx, mem_enc, budget, memory_cap)
         verdicts.append(v)
@@ -932,7 +899,7 @@ def smt_check(
     report = Report(
         subject=schedule.source or schedule.name or "<schedule>",
         violations=tuple(violations),
-        properties=tuple(_status(v) for v in verdicts),
+        properties=tuple(verdicts),
         metrics=metrics,
         costs=costs.describe(),
     )
@@ -960,15 +927,15 @@ def disagreements(dag: Report, smt: SmtResult) -> tuple[str, ...]:
     out: list[str] = []
     dag_status = {r.property: r.status for r in dag.properties}
     for v in smt.verdicts:
-        if v.verdict in (SmtVerdict.UNKNOWN, SmtVerdict.SKIPPED):
+        if v.status in (Status.UNKNOWN, Status.SKIPPED):
             continue
         d = dag_status.get(v.property)
         if d is None or d is Status.SKIPPED:
             continue
-        if d.value != v.verdict.value:
-            out.append(f"{v.property.value}: DAG says {d.value}, SMT says {v.verdict.value}")
+        if d is not v.status:
+            out.append(f"{v.property.value}: DAG says {d.value}, SMT says {v.status.value}")
     for prop in _EXACT:
-        if smt.verdict(prop) not in (SmtVerdict.HOLDS, SmtVerdict.VIOLATED):
+        if smt.verdict(prop) not in (Status.HOLDS, Status.VIOLATED):
             continue
         a = sorted(_key(v) for v in dag.violations if v.property is prop)
         b = sorted(_key(v) for v in smt.report.violations if v.property is prop)
