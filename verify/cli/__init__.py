@@ -32,10 +32,9 @@ def parse_costs_option(text: str | None, fallback: CostModel | None = None) -> C
 
 
 def load_with_costs(path: str, microbatches: int | None) -> tuple[Schedule, CostModel | None]:
-    from verify.io import load_schedule, read_costs
+    from verify.io import load_schedule_with_costs
 
-    schedule = load_schedule(path, microbatches=microbatches)
-    return schedule, read_costs(path)
+    return load_schedule_with_costs(path, microbatches=microbatches)
 
 
 def parse_key_values(items: Sequence[str]) -> dict[str, Any]:

@@ -49,6 +49,7 @@ __all__ = [
     "dumps_torch_csv",
     "format_of",
     "load_schedule",
+    "load_schedule_with_costs",
     "loads_native",
     "loads_schedule",
     "loads_torch_csv",
@@ -99,14 +100,19 @@ def loads_schedule(
     """Read a schedule from ``text`` in format ``fmt``; ``source`` names it in
     diagnostics and becomes ``Schedule.source``. ``microbatches`` applies to CSV only
     (a native document states its micro-batch counts)."""
-    fmt = format_of(source, fmt)
+    return _loads_with_costs(text, format_of(source, fmt), source, microbatches)[0]
+
+
+def _loads_with_costs(
+    text: str, fmt: FileFormat, source: str, microbatches: Microbatches
+) -> tuple[Schedule, CostModel | None]:
     if fmt == "csv":
-        return loads_torch_csv(text, source=source, microbatches=microbatches)
+        return loads_torch_csv(text, source=source, microbatches=microbatches), None
     if microbatches is not None:
         raise ScheduleFormatError(
             source, None, "microbatches applies to CSV files only: a native file states its counts"
         )
-    return loads_native(text, fmt=fmt, source=source)
+    return loads_native_with_costs(text, fmt=fmt, source=source)
 
 
 def load_schedule(
@@ -121,21 +127,27 @@ def load_schedule(
     Missing, unreadable, non-UTF-8 or empty files, and every syntax or structure problem,
     raise a located :class:`~verify.errors.ScheduleFormatError`.
     """
+    return load_schedule_with_costs(path, fmt=fmt, microbatches=microbatches)[0]
+
+
+def load_schedule_with_costs(
+    path: str | os.PathLike[str],
+    *,
+    fmt: str | None = None,
+    microbatches: Microbatches = None,
+) -> tuple[Schedule, CostModel | None]:
+    """The schedule of ``path`` and the default cost model stored in it (``"costs"`` of a
+    native file; None for CSV, which holds none), from one read and one parse."""
     kind = format_of(path, fmt)
     source, text = read_text(path)
-    return loads_schedule(text, fmt=kind, source=source, microbatches=microbatches)
+    return _loads_with_costs(text, kind, source, microbatches)
 
 
 def read_costs(path: str | os.PathLike[str], *, fmt: str | None = None) -> CostModel | None:
     """The default cost model stored in a native schedule file (``"costs"``), or None
     (also for CSV files, which hold none). The whole file is checked as by
     :func:`load_schedule`."""
-    kind = format_of(path, fmt)
-    source, text = read_text(path)
-    if kind == "csv":
-        loads_torch_csv(text, source=source)
-        return None
-    return loads_native_with_costs(text, fmt=kind, source=source)[1]
+    return load_schedule_with_costs(path, fmt=fmt)[1]
 
 
 def dumps_schedule(
