@@ -25,8 +25,7 @@ from verify.comm import (
     lower,
     merge_report,
 )
-from verify.comm.analysis import CommAnalysis
-from verify.core.actions import Comm
+from verify.comm.analysis import CommAnalysis, has_comms
 from verify.core.costs import CostModel
 from verify.core.results import Report
 from verify.core.schedule import Schedule
@@ -48,11 +47,6 @@ def parse_models(texts: tuple[str, ...]) -> tuple[CommModel, ...]:
 
 def _groups(text: str) -> Literal["shared", "per-pipeline"]:
     return "shared" if text == "shared" else "per-pipeline"
-
-
-def has_comms(schedule: Schedule) -> bool:
-    """True when some worker program holds a SEND/RECV action."""
-    return any(type(a) is Comm for prog in schedule.programs for a in prog)
 
 
 def comm_check_report(

@@ -23,12 +23,8 @@ from verify.comm.program import index_comms
 from verify.comm.static import static_checks
 from verify.core.actions import Comm
 from verify.core.costs import UNIT_COSTS, CostModel
-from verify.core.results import Property, PropertyResult, Report, Status, Violation
+from verify.core.results import Property, PropertyResult, Report, Status, Violation, json_number
 from verify.core.schedule import Schedule
-
-
-def _num(x: float) -> float | int:
-    return int(x) if float(x).is_integer() and abs(x) < 2**53 else x
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +60,12 @@ class CommTiming:
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
-            "makespan": _num(self.makespan),
+            "makespan": json_number(self.makespan),
             "bubble_ratio": self.bubble_ratio,
-            "busy": [_num(x) for x in self.busy],
-            "wait_data": [_num(x) for x in self.wait_data],
-            "wait_peer": [_num(x) for x in self.wait_peer],
-            "idle_after": [_num(x) for x in self.idle_after],
+            "busy": [json_number(x) for x in self.busy],
+            "wait_data": [json_number(x) for x in self.wait_data],
+            "wait_peer": [json_number(x) for x in self.wait_peer],
+            "idle_after": [json_number(x) for x in self.idle_after],
         }
 
 
@@ -188,7 +184,8 @@ def _timing(run: Run, durations: np.ndarray) -> CommTiming:
     )
 
 
-def _has_comms(schedule: Schedule) -> bool:
+def has_comms(schedule: Schedule) -> bool:
+    """True when some worker program holds a SEND/RECV action (already lowered)."""
     return any(type(a) is Comm for prog in schedule.programs for a in prog)
 
 
@@ -255,7 +252,7 @@ def analyze_comms(
     taken as the programs to run, comm actions and all.
     """
     subject = schedule.source or schedule.name or "<schedule>"
-    if lowering is not None and not _has_comms(schedule):
+    if lowering is not None and not has_comms(schedule):
         schedule = lower(schedule, lowering, costs=costs)
     with paused_gc():
         return _analyze(subject, schedule, models, groups, costs)

@@ -133,16 +133,15 @@ class Violation:
             "message": self.message,
             "ops": [format_action(a, default_pipeline=None) for a in self.ops],
             "workers": list(self.workers),
-            "times": [_num(t) for t in self.times],
+            "times": [json_number(t) for t in self.times],
             "positions": [list(p) for p in self.positions],
         }
 
 
-def _num(x: float) -> float | int:
-    """Integral floats as ints, so that JSON shows ``16`` rather than ``16.0``."""
-    if isinstance(x, float) and x.is_integer() and abs(x) < 2**53:
-        return int(x)
-    return x
+def json_number(x: float) -> float | int:
+    """Integral numbers as ints, so that JSON shows ``16`` rather than ``16.0`` (NumPy
+    scalars included)."""
+    return int(x) if float(x).is_integer() and abs(x) < 2**53 else x
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +167,13 @@ class Metrics:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "makespan": _num(self.makespan),
+            "makespan": json_number(self.makespan),
             "bubble_ratio": self.bubble_ratio,
-            "busy": [_num(x) for x in self.busy],
-            "idle": [_num(x) for x in self.idle],
-            "peak_activations": [_num(x) for x in self.peak_activations],
+            "busy": [json_number(x) for x in self.busy],
+            "idle": [json_number(x) for x in self.idle],
+            "peak_activations": [json_number(x) for x in self.peak_activations],
             "stage_replicas": list(self.stage_replicas),
-            "weights": [_num(x) for x in self.weights],
+            "weights": [json_number(x) for x in self.weights],
             "num_ops": self.num_ops,
             "timing": self.timing,
         }

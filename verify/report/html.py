@@ -33,6 +33,7 @@ from verify.core.costs import CostModel
 from verify.core.results import Metrics, Report, Status
 from verify.core.schedule import Schedule
 from verify.report.svg import render_svg
+from verify.report.text import format_number
 from verify.report.timeline import render_timeline
 from verify.report.where import where
 
@@ -91,22 +92,18 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _num(x: float) -> str:
-    return f"{x:g}" if abs(x - round(x)) > 1e-9 else str(round(x))
-
-
 def _metrics_html(m: Metrics) -> str:
     head = (
         '<table class="metrics summary-metrics"><tbody>'
-        f'<tr><th>makespan</th><td class="num">{_num(m.makespan)}</td></tr>'
+        f'<tr><th>makespan</th><td class="num">{format_number(m.makespan)}</td></tr>'
         f'<tr><th>bubble ratio</th><td class="num">{m.bubble_ratio:.4f}</td></tr>'
         f'<tr><th>ops</th><td class="num">{m.num_ops}</td></tr>'
         f'<tr><th>timing</th><td>{_e(m.timing)}</td></tr>'
         "</tbody></table>"
     )
     rows = "".join(
-        f'<tr><td>P{w}</td><td class="num">{_num(b)}</td><td class="num">{_num(i)}</td>'
-        f'<td class="num">{_num(p)}</td><td class="num">{_num(wt)}</td>'
+        f'<tr><td>P{w}</td><td class="num">{format_number(b)}</td><td class="num">{format_number(i)}</td>'
+        f'<td class="num">{format_number(p)}</td><td class="num">{format_number(wt)}</td>'
         f'<td class="num">{r}</td></tr>'
         for w, (b, i, p, wt, r) in enumerate(
             zip(m.busy, m.idle, m.peak_activations, m.weights, m.stage_replicas))

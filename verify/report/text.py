@@ -12,17 +12,18 @@ MAX_LISTED = 20
 """Violations of one kind listed before the rest are summarised."""
 
 
-def _num(x: float) -> str:
+def format_number(x: float) -> str:
+    """A number as people write it: ``16`` rather than ``16.0``, ``0.25`` as is."""
     return f"{x:g}" if abs(x - round(x)) > 1e-9 else str(round(x))
 
 
 def render_metrics(m: Metrics) -> list[str]:
     """Metrics as indented lines."""
-    peaks = " ".join(_num(p) for p in m.peak_activations)
-    idle = " ".join(_num(x) for x in m.idle)
-    weights = " ".join(_num(x) for x in m.weights)
+    peaks = " ".join(format_number(p) for p in m.peak_activations)
+    idle = " ".join(format_number(x) for x in m.idle)
+    weights = " ".join(format_number(x) for x in m.weights)
     return [
-        f"    makespan          {_num(m.makespan)}",
+        f"    makespan          {format_number(m.makespan)}",
         f"    bubble ratio      {m.bubble_ratio:.4f}",
         f"    idle per worker   {idle}",
         f"    peak activations  {peaks}",

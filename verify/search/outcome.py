@@ -17,16 +17,13 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from verify.core.results import Metrics, Report
+from verify.core.results import Metrics, Report, json_number
 from verify.core.schedule import Schedule
 from verify.search.problem import Objective, SearchProblem
 
 
 def _num(x: float | None) -> float | int | None:
-    """Integral floats as ints, so that JSON shows ``16`` rather than ``16.0``."""
-    if isinstance(x, float) and x.is_integer() and abs(x) < 2**53:
-        return int(x)
-    return x
+    return None if x is None else json_number(x)
 
 
 def relative_gap(value: float | None, bound: float | None) -> float | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from verify.core.costs import CostModel
-from verify.core.results import Metrics, Report, Violation, _num
+from verify.core.results import Metrics, Report, Violation, json_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +46,8 @@ class StepResult:
             "label": self.label,
             "ok": self.ok,
             "empty": self.empty,
-            "start": _num(self.start),
-            "end": _num(self.end),
+            "start": json_number(self.start),
+            "end": json_number(self.end),
             "ops_expected": self.ops_expected,
             "ops_executed": self.ops_executed,
             "violations": [v.to_dict() for v in self.violations],
@@ -109,8 +109,8 @@ class TraceReport:
             "fitted_costs": self.fitted.describe() if self.fitted else None,
             "predicted": self.predicted.to_dict() if self.predicted else None,
             "makespan": {
-                "measured": _num(measured) if measured is not None else None,
-                "predicted": _num(predicted) if predicted is not None else None,
+                "measured": json_number(measured) if measured is not None else None,
+                "predicted": json_number(predicted) if predicted is not None else None,
                 "measured_over_predicted": ratio if ratio is None or math.isfinite(ratio) else None,
             },
         }
